@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "tcp_liveness",
+      "sources": ["native/binding.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
+      "conditions": [
+        ["OS=='linux'", {"sources": ["native/linux.cc"]}],
+        ["OS!='linux'", {"sources": ["native/unsupported.cc"]}]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,385 @@
+// N-API glue: converts arguments and results for the syscall core in liveness.h. Every function
+// returns a number (>= 0 a result, < 0 a TL_FAIL code that src/binding.ts turns into an Error)
+// and checks its arguments only as a cheap backstop: validation proper is TypeScript's.
+#include <napi.h>
+#include <poll.h>
+#include <uv.h>
+
+#include <cmath>
+#include <unordered_set>
+
+#include "liveness.h"
+
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#endif
+
+namespace {
+
+struct Poller;
+
+// Per-environment state (main thread, each worker): the pollers to close when it goes away.
+struct EnvState {
+  std::unordered_set<Poller*> pollers;
+  napi_async_cleanup_hook_handle hook = nullptr;
+  bool tearing_down = false;
+};
+
+// A private epoll set watched by one uv_poll_t on this environment's loop. Node's own poll
+// handles on the sockets are untouched: libuv allows one poll handle per fd, and the epoll fd
+// is ours.
+struct Poller {
+  uv_poll_t handle;
+  int epfd = -1;
+  napi_env env = nullptr;
+  EnvState* state = nullptr;
+  Napi::FunctionReference callback;
+  Napi::Reference<Napi::Float64Array> out;
+  double* out_data = nullptr;
+  int out_max = 0;
+  napi_async_context context = nullptr;
+  bool closing = false;
+  bool handle_closed = false;
+  bool external_gone = false;
+};
+
+// Distinguishes our externals from any other object handed to us.
+const napi_type_tag kPollerTag = {0x7c1e5a0d2b6f4e11ULL, 0x9a3d44c8e5f07b62ULL};
+
+Napi::Value Fail(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// A whole number in [lo, hi]; anything else (NaN, fractions, 2^32 + 5) is refused rather than
+// truncated into some other fd.
+bool ToInt(const Napi::Value& v, int64_t lo, int64_t hi, int64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::trunc(d) != d) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool ToFd(const Napi::Value& v, int* fd) {
+  int64_t x;
+  if (!ToInt(v, 0, INT32_MAX, &x)) return false;
+  *fd = static_cast<int>(x);
+  return true;
+}
+
+// -1 means "leave as it is".
+bool ToSetting(const Napi::Value& v, int* out) {
+  int64_t x;
+  if (!ToInt(v, -1, INT32_MAX, &x)) return false;
+  *out = static_cast<int>(x);
+  return true;
+}
+
+template <typename T>
+T* TypedData(const Napi::Value& v, napi_typedarray_type type, size_t min_length) {
+  if (!v.IsTypedArray()) return nullptr;
+  auto array = v.As<Napi::TypedArray>();
+  if (array.TypedArrayType() != type || array.ElementLength() < min_length) return nullptr;
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset());
+}
+
+Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
+  int fd;
+  tl_keepalive ka;
+  if (!ToFd(info[0], &fd) || !ToSetting(info[1], &ka.enable) || !ToSetting(info[2], &ka.idle) ||
+      !ToSetting(info[3], &ka.interval) || !ToSetting(info[4], &ka.count) ||
+      !ToSetting(info[5], &ka.user_timeout))
+    return Fail(info.Env(), "setKeepAlive(fd, enable, idle, interval, count, userTimeout): integers expected");
+  return Napi::Number::New(info.Env(), tl_set_keepalive(fd, &ka));
+}
+
+// Fills out[0..4] with enable, idle (s), interval (s), count, userTimeout (ms).
+Napi::Value GetKeepAlive(const Napi::CallbackInfo& info) {
+  int fd;
+  int32_t* out = TypedData<int32_t>(info[1], napi_int32_array, 5);
+  if (!ToFd(info[0], &fd) || out == nullptr)
+    return Fail(info.Env(), "getKeepAlive(fd, Int32Array(5)) expected");
+  tl_keepalive ka;
+  int r = tl_get_keepalive(fd, &ka);
+  if (r == 0) {
+    out[0] = ka.enable;
+    out[1] = ka.idle;
+    out[2] = ka.interval;
+    out[3] = ka.count;
+    out[4] = ka.user_timeout;
+  }
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value TakeSocketError(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ToFd(info[0], &fd)) return Fail(info.Env(), "takeSocketError(fd) expected");
+  return Napi::Number::New(info.Env(), tl_take_error(fd));
+}
+
+Napi::Value SetOption(const Napi::CallbackInfo& info) {
+  int fd;
+  int64_t level, name, value;
+  if (!ToFd(info[0], &fd) || !ToInt(info[1], 0, INT32_MAX, &level) ||
+      !ToInt(info[2], 0, INT32_MAX, &name) || !ToInt(info[3], INT32_MIN, INT32_MAX, &value))
+    return Fail(info.Env(), "setOption(fd, level, name, value): integers expected");
+  return Napi::Number::New(info.Env(), tl_set_int(fd, int(level), int(name), int(value)));
+}
+
+// Fills out[0] with the option's value.
+Napi::Value GetOption(const Napi::CallbackInfo& info) {
+  int fd;
+  int64_t level, name;
+  int32_t* out = TypedData<int32_t>(info[3], napi_int32_array, 1);
+  if (!ToFd(info[0], &fd) || !ToInt(info[1], 0, INT32_MAX, &level) ||
+      !ToInt(info[2], 0, INT32_MAX, &name) || out == nullptr)
+    return Fail(info.Env(), "getOption(fd, level, name, Int32Array(1)) expected");
+  int value = 0;
+  int r = tl_get_int(fd, int(level), int(name), &value);
+  if (r == 0) out[0] = value;
+  return Napi::Number::New(info.Env(), r);
+}
+
+// poll(pollfds, count): pollfds is an Int32Array laid out as struct pollfd (fd, events|revents)
+// that the kernel reads and writes in place: one crossing, one syscall, no copy.
+Napi::Value Poll(const Napi::CallbackInfo& info) {
+  static_assert(sizeof(struct pollfd) == 8, "struct pollfd is two 32-bit words");
+  int64_t count;
+  if (!ToInt(info[1], 0, INT32_MAX / 2, &count))
+    return Fail(info.Env(), "poll(Int32Array, count) expected");
+  int32_t* fds = TypedData<int32_t>(info[0], napi_int32_array, size_t(count) * 2);
+  if (fds == nullptr) return Fail(info.Env(), "poll(Int32Array, count): the array is too short");
+  return Napi::Number::New(info.Env(), tl_poll(fds, size_t(count)));
+}
+
+Napi::Value Peek(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ToFd(info[0], &fd)) return Fail(info.Env(), "peek(fd) expected");
+  return Napi::Number::New(info.Env(), tl_peek(fd));
+}
+
+// Copies struct tcp_info into a Uint8Array; returns how many bytes the kernel filled.
+Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ToFd(info[0], &fd) || !info[1].IsTypedArray())
+    return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
+  auto array = info[1].As<Napi::TypedArray>();
+  uint8_t* data = TypedData<uint8_t>(info[1], napi_uint8_array, 1);
+  if (data == nullptr) return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
+  return Napi::Number::New(info.Env(), tl_tcp_info(fd, data, array.ElementLength()));
+}
+
+// ---- pollers ----
+
+void CloseNow(Poller* p);
+
+void OnHandleClosed(uv_handle_t* h) {
+  Poller* p = static_cast<Poller*>(h->data);
+  p->handle_closed = true;
+  EnvState* state = p->state;
+  if (p->epfd >= 0) close(p->epfd);  // ours: opened by tl_poller_create
+  p->epfd = -1;
+  state->pollers.erase(p);
+  if (state->tearing_down && state->pollers.empty()) {
+    napi_remove_async_cleanup_hook(state->hook);
+    delete state;
+  }
+  if (p->external_gone) delete p;
+}
+
+void OnReadable(uv_poll_t* h, int status, int) {
+  Poller* p = static_cast<Poller*>(h->data);
+  if (p->closing || status < 0) return;
+  int n = tl_poller_drain(p->epfd, p->out_data, p->out_max);
+  if (n <= 0) return;
+  Napi::Env env(p->env);
+  Napi::HandleScope scope(env);
+  p->callback.MakeCallback(env.Global(), {Napi::Number::New(env, n)}, p->context);
+  if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+}
+
+// Stops the watcher and releases JS references; the epoll fd closes with the handle.
+void CloseNow(Poller* p) {
+  if (p->closing) return;
+  p->closing = true;
+  uv_poll_stop(&p->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), OnHandleClosed);
+  p->callback.Reset();
+  p->out.Reset();
+  if (p->context != nullptr) napi_async_destroy(p->env, p->context);
+  p->context = nullptr;
+}
+
+void FinalizePoller(napi_env, Poller* p) {
+  p->external_gone = true;
+  if (!p->closing) {
+    // The JS side dropped it without closing: close it now; the close callback frees it.
+    CloseNow(p);
+  } else if (p->handle_closed) {
+    delete p;
+  }
+}
+
+Poller* ToPoller(const Napi::Value& v) {
+  if (!v.IsExternal()) return nullptr;
+  bool ours = false;
+  if (napi_check_object_type_tag(v.Env(), v, &kPollerTag, &ours) != napi_ok || !ours) return nullptr;
+  Poller* p = v.As<Napi::External<Poller>>().Data();
+  return p->closing ? nullptr : p;
+}
+
+EnvState* State(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<EnvState*>(data);
+}
+
+// pollerOpen(out: Float64Array, callback(count)) -> External | failure code.
+// Ready registrations are written to out as (id, events) pairs, then callback(count) runs.
+Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double* out = TypedData<double>(info[0], napi_float64_array, 2);
+  if (out == nullptr || !info[1].IsFunction())
+    return Fail(env, "pollerOpen(Float64Array, callback) expected");
+  EnvState* state = State(env);
+  if (state == nullptr || state->tearing_down) return Fail(env, "the environment is shutting down");
+  int epfd = tl_poller_create();
+  if (epfd < 0) return Napi::Number::New(env, epfd);
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    close(epfd);
+    return Fail(env, "no event loop");
+  }
+  Poller* p = new Poller();
+  p->epfd = epfd;
+  p->env = env;
+  p->state = state;
+  if (uv_poll_init(loop, &p->handle, epfd) != 0) {
+    close(epfd);
+    delete p;
+    return Fail(env, "uv_poll_init failed on the epoll fd");
+  }
+  p->handle.data = p;
+  p->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  p->out = Napi::Persistent(info[0].As<Napi::Float64Array>());
+  p->out_data = out;
+  p->out_max = static_cast<int>(info[0].As<Napi::Float64Array>().ElementLength() / 2);
+  napi_async_init(env, nullptr, Napi::String::New(env, "TcpLivenessPoller"), &p->context);
+  state->pollers.insert(p);
+  uv_poll_start(&p->handle, UV_READABLE, OnReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&p->handle));
+  auto external = Napi::External<Poller>::New(env, p, FinalizePoller);
+  if (napi_type_tag_object(env, external, &kPollerTag) != napi_ok) {
+    CloseNow(p);
+    return Fail(env, "could not tag the poller");
+  }
+  return external;
+}
+
+// pollerCtl(poller, op, fd, events, id): epoll_ctl on the poller's private set.
+Napi::Value PollerCtl(const Napi::CallbackInfo& info) {
+  Poller* p = ToPoller(info[0]);
+  int fd;
+  int64_t op, events, id;
+  if (p == nullptr || !ToInt(info[1], 1, 3, &op) || !ToFd(info[2], &fd) ||
+      !ToInt(info[3], 0, UINT32_MAX, &events) || !ToInt(info[4], 0, (int64_t(1) << 53), &id))
+    return Fail(info.Env(), "pollerCtl(poller, op, fd, events, id) expected an open poller and integers");
+  if (fd == p->epfd) return Napi::Number::New(info.Env(), TL_FAIL(EINVAL, TL_SITE_EPOLL_CTL));
+  return Napi::Number::New(info.Env(), tl_poller_ctl(p->epfd, int(op), fd, uint32_t(events), uint64_t(id)));
+}
+
+// pollerRef(poller, bool): whether pending registrations keep the loop alive.
+Napi::Value PollerRef(const Napi::CallbackInfo& info) {
+  Poller* p = ToPoller(info[0]);
+  if (p == nullptr || !info[1].IsBoolean()) return Fail(info.Env(), "pollerRef(poller, boolean) expected");
+  auto* h = reinterpret_cast<uv_handle_t*>(&p->handle);
+  if (info[1].As<Napi::Boolean>().Value()) uv_ref(h); else uv_unref(h);
+  return info.Env().Undefined();
+}
+
+Napi::Value PollerClose(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal()) return Fail(info.Env(), "pollerClose(poller) expected");
+  Poller* p = ToPoller(info[0]);
+  if (p != nullptr) CloseNow(p);  // closing twice is a no-op
+  return info.Env().Undefined();
+}
+
+// At environment teardown (process exit, worker termination) close every poller; the hook
+// finishes when the last uv_close callback has run.
+void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
+  EnvState* state = static_cast<EnvState*>(arg);
+  state->tearing_down = true;
+  if (state->pollers.empty()) {
+    napi_remove_async_cleanup_hook(state->hook);
+    delete state;
+    return;
+  }
+  std::unordered_set<Poller*> open(state->pollers);
+  for (Poller* p : open) CloseNow(p);
+}
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  c["POLLIN"] = static_cast<double>(POLLIN);
+  c["POLLOUT"] = static_cast<double>(POLLOUT);
+  c["POLLERR"] = static_cast<double>(POLLERR);
+  c["POLLHUP"] = static_cast<double>(POLLHUP);
+  c["POLLNVAL"] = static_cast<double>(POLLNVAL);
+  c["SITES"] = static_cast<double>(TL_SITES);
+#ifdef __linux__
+  c["POLLRDHUP"] = static_cast<double>(POLLRDHUP);
+  c["EPOLL_CTL_ADD"] = static_cast<double>(EPOLL_CTL_ADD);
+  c["EPOLL_CTL_DEL"] = static_cast<double>(EPOLL_CTL_DEL);
+  c["EPOLL_CTL_MOD"] = static_cast<double>(EPOLL_CTL_MOD);
+  c["EPOLLIN"] = static_cast<double>(EPOLLIN);
+  c["EPOLLOUT"] = static_cast<double>(EPOLLOUT);
+  c["EPOLLERR"] = static_cast<double>(EPOLLERR);
+  c["EPOLLHUP"] = static_cast<double>(EPOLLHUP);
+  c["EPOLLRDHUP"] = static_cast<double>(EPOLLRDHUP);
+  c["EPOLLONESHOT"] = static_cast<double>(EPOLLONESHOT);
+  c["SOL_SOCKET"] = static_cast<double>(SOL_SOCKET);
+  c["IPPROTO_TCP"] = static_cast<double>(IPPROTO_TCP);
+  c["SO_KEEPALIVE"] = static_cast<double>(SO_KEEPALIVE);
+  c["SO_RCVBUF"] = static_cast<double>(SO_RCVBUF);
+  c["SO_SNDBUF"] = static_cast<double>(SO_SNDBUF);
+  c["TCP_NODELAY"] = static_cast<double>(TCP_NODELAY);
+  c["TCP_KEEPIDLE"] = static_cast<double>(TCP_KEEPIDLE);
+  c["TCP_KEEPINTVL"] = static_cast<double>(TCP_KEEPINTVL);
+  c["TCP_KEEPCNT"] = static_cast<double>(TCP_KEEPCNT);
+  c["TCP_USER_TIMEOUT"] = static_cast<double>(TCP_USER_TIMEOUT);
+#endif
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  EnvState* state = new EnvState();
+  if (napi_add_async_cleanup_hook(env, OnEnvTeardown, state, &state->hook) != napi_ok ||
+      napi_set_instance_data(env, state, nullptr, nullptr) != napi_ok) {
+    delete state;
+    Napi::Error::New(env, "tcp-liveness: could not register per-environment state").ThrowAsJavaScriptException();
+    return exports;
+  }
+  exports["supported"] = Napi::Boolean::New(env, tl_supported != 0);
+  exports["constants"] = Constants(env);
+  exports["setKeepAlive"] = Napi::Function::New(env, SetKeepAlive, "setKeepAlive");
+  exports["getKeepAlive"] = Napi::Function::New(env, GetKeepAlive, "getKeepAlive");
+  exports["takeSocketError"] = Napi::Function::New(env, TakeSocketError, "takeSocketError");
+  exports["setOption"] = Napi::Function::New(env, SetOption, "setOption");
+  exports["getOption"] = Napi::Function::New(env, GetOption, "getOption");
+  exports["poll"] = Napi::Function::New(env, Poll, "poll");
+  exports["peek"] = Napi::Function::New(env, Peek, "peek");
+  exports["tcpInfo"] = Napi::Function::New(env, TcpInfo, "tcpInfo");
+  exports["pollerOpen"] = Napi::Function::New(env, PollerOpen, "pollerOpen");
+  exports["pollerCtl"] = Napi::Function::New(env, PollerCtl, "pollerCtl");
+  exports["pollerRef"] = Napi::Function::New(env, PollerRef, "pollerRef");
+  exports["pollerClose"] = Napi::Function::New(env, PollerClose, "pollerClose");
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tcp_liveness, Init)

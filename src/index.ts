@@ -1,0 +1,7 @@
+export {
+  setKeepAlive, getKeepAlive, takeSocketError, readiness, waitFor, peek, probe, tcpInfo,
+  getOption, setOption, supported, constants,
+} from './core';
+export type {
+  Target, KeepAliveOptions, KeepAlive, Readiness, WaitOptions, Probe, ProbeState, TcpInfo, TcpState,
+} from './core';

@@ -1,0 +1,58 @@
+// A private epoll set watched by one libuv poll handle on the epoll fd: the kernel tells us
+// which registrations are ready, in one batch, with no per-socket poll handle (libuv allows
+// only one per fd, and Node already holds it). Registrations carry an id chosen here, never an
+// fd number, so a closed fd that is reused can't be mistaken for the socket that had it.
+import { check, constants, native, type NativePoller } from './binding';
+
+const BATCH = 256;
+
+export class Poller {
+  readonly #handle: NativePoller;
+  readonly #out = new Float64Array(BATCH * 2);
+  readonly #onEvent: (id: number, events: number) => void;
+
+  constructor(onEvent: (id: number, events: number) => void) {
+    this.#onEvent = onEvent;
+    const handle = native.pollerOpen(this.#out, (count) => this.#dispatch(count));
+    if (typeof handle === 'number') check(handle);
+    this.#handle = handle as NativePoller;
+  }
+
+  /** Returns 0 or a native failure code (EEXIST, EBADF, ...), for the caller to judge. */
+  add(fd: number, id: number, events: number): number {
+    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_ADD, fd, events, id);
+  }
+
+  modify(fd: number, id: number, events: number): number {
+    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_MOD, fd, events, id);
+  }
+
+  /** Only for an fd known to be open and still ours: epoll_ctl finds the entry by fd. */
+  delete(fd: number): number {
+    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_DEL, fd, 0, 0);
+  }
+
+  /** Whether pending registrations keep the event loop alive (off by default). */
+  ref(on: boolean): void {
+    native.pollerRef(this.#handle, on);
+  }
+
+  close(): void {
+    native.pollerClose(this.#handle);
+  }
+
+  #dispatch(count: number): void {
+    // One listener's exception must not cost the others their events; the first is rethrown
+    // afterwards, as an 'uncaughtException', like an exception in any I/O callback.
+    let failed: { err: unknown } | undefined;
+    const out = this.#out;
+    for (let i = 0; i < count; i++) {
+      try {
+        this.#onEvent(out[2 * i], out[2 * i + 1]);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    if (failed) throw failed.err;
+  }
+}

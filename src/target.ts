@@ -1,0 +1,34 @@
+// What a *target* is (a net.Socket or tls.TLSSocket, a listening net.Server, or an fd number)
+// and how its fd is found at the moment of each call: never cached, because Node closes a
+// socket's fd in destroy() and the number can belong to another socket a moment later.
+import * as net from 'node:net';
+import { invalidArgType, outOfRange, socketError } from './errors';
+
+export type Target = net.Socket | net.Server | number;
+
+interface HandleOwner { _handle?: { fd?: number } | null }
+
+/** The fd now, or -1 when the target has none (destroyed, not yet connected, not listening). */
+export function currentFd(target: Target, name = 'target'): number {
+  if (typeof target === 'number') {
+    if (!Number.isInteger(target)) throw outOfRange(name, 'an integer', target);
+    if (target < 0 || target > 0x7fffffff) throw outOfRange(name, '>= 0 && <= 2147483647', target);
+    return target;
+  }
+  if (target instanceof net.Socket) {
+    if (target.destroyed) return -1;
+  } else if (!(target instanceof net.Server)) {
+    throw invalidArgType(name, 'an instance of net.Socket or net.Server, or a file descriptor', target);
+  }
+  const fd = (target as unknown as HandleOwner)._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+/** The fd now; a target without one is an error that says why. */
+export function fdOf(target: Target, name = 'target'): number {
+  const fd = currentFd(target, name);
+  if (fd >= 0) return fd;
+  if (target instanceof net.Server) throw socketError('ERR_SERVER_NOT_RUNNING', 'Server is not running');
+  if ((target as net.Socket).destroyed) throw socketError('ERR_SOCKET_CLOSED', 'Socket is closed');
+  throw socketError('ERR_SOCKET_NOT_CONNECTED', 'Socket has no file descriptor yet: it is not connected');
+}
