@@ -72,6 +72,41 @@ function seconds(value: unknown, name: string): number {
   return s;
 }
 
+/** Validated keepalive settings as the kernel takes them: enable, idle s, interval s, count, userTimeout ms (-1: leave). */
+export type KeepAliveArgs = readonly [number, number, number, number, number];
+
+/** Checks every field before anything touches a socket; `name` prefixes the field names in errors. */
+export function keepAliveArgs(options: KeepAliveOptions, name = 'options'): KeepAliveArgs {
+  validateObject(options, name);
+  const { enable = true, idle, interval, count, userTimeout } = options;
+  validateBoolean(enable, `${name}.enable`);
+  return [
+    enable ? 1 : 0,
+    idle === undefined ? -1 : seconds(idle, `${name}.idle`),
+    interval === undefined ? -1 : seconds(interval, `${name}.interval`),
+    count === undefined ? -1 : validateInteger(count, `${name}.count`, 1, 127),
+    userTimeout === undefined ? -1 : validateInteger(userTimeout, `${name}.userTimeout`, 0, 2 ** 31 - 1),
+  ];
+}
+
+/** Applies validated settings: now, or once a socket without an fd yet has connected. */
+export function applyKeepAlive(target: Target, args: KeepAliveArgs): void {
+  const fd = currentFd(target);
+  if (fd >= 0) {
+    check(native.setKeepAlive(fd, ...args));
+    return;
+  }
+  if (target instanceof net.Socket && !target.destroyed) {
+    // As Node's own setKeepAlive: remember it and apply it once the socket has an fd.
+    target.once('connect', () => {
+      const r = native.setKeepAlive(currentFd(target), ...args);
+      if (r < 0) target.destroy(failure(r));
+    });
+    return;
+  }
+  fdOf(target); // throws the reason there is no fd
+}
+
 /**
  * Tunes keepalive and the user timeout on a socket, a listening server (Linux copies the
  * options to every accepted connection) or an fd. Every field is checked before the first
@@ -79,29 +114,7 @@ function seconds(value: unknown, name: string): number {
  * it connects.
  */
 export function setKeepAlive(target: Target, options: KeepAliveOptions = {}): void {
-  validateObject(options, 'options');
-  const { enable = true, idle, interval, count, userTimeout } = options;
-  validateBoolean(enable, 'options.enable');
-  const idleS = idle === undefined ? -1 : seconds(idle, 'options.idle');
-  const intervalS = interval === undefined ? -1 : seconds(interval, 'options.interval');
-  const cnt = count === undefined ? -1 : validateInteger(count, 'options.count', 1, 127);
-  const user = userTimeout === undefined ? -1 : validateInteger(userTimeout, 'options.userTimeout', 0, 2 ** 31 - 1);
-  const on = enable ? 1 : 0;
-
-  const fd = currentFd(target);
-  if (fd >= 0) {
-    check(native.setKeepAlive(fd, on, idleS, intervalS, cnt, user));
-    return;
-  }
-  if (target instanceof net.Socket && !target.destroyed) {
-    // As Node's own setKeepAlive: remember it and apply it once the socket has an fd.
-    target.once('connect', () => {
-      const r = native.setKeepAlive(currentFd(target), on, idleS, intervalS, cnt, user);
-      if (r < 0) target.destroy(failure(r));
-    });
-    return;
-  }
-  fdOf(target); // throws the reason there is no fd
+  applyKeepAlive(target, keepAliveArgs(options));
 }
 
 const keepAliveOut = new Int32Array(5);
@@ -479,14 +492,19 @@ export interface TcpInfo {
 const infoBytes = new Uint8Array(256);
 const info = new DataView(infoBytes.buffer);
 
-/** Reads TCP_INFO into the shared buffer; returns the bytes filled. */
+/** Reads TCP_INFO into the shared buffer; returns the bytes filled, or a native failure code. */
 export function readTcpInfo(fd: number): number {
-  return check(native.tcpInfo(fd, infoBytes));
+  return native.tcpInfo(fd, infoBytes);
 }
 
 /** ms since data last arrived, from the buffer readTcpInfo filled (offset of tcpi_last_data_recv). */
 export function lastDataRecvOf(): number {
   return info.getUint32(52, littleEndian);
+}
+
+/** ms since an ACK last arrived, from the buffer readTcpInfo filled. */
+export function lastAckRecvOf(): number {
+  return info.getUint32(56, littleEndian);
 }
 
 /** ms since data was last sent, from the buffer readTcpInfo filled. */
@@ -495,7 +513,7 @@ export function lastDataSentOf(): number {
 }
 
 export function tcpInfo(target: Target): TcpInfo {
-  const len = readTcpInfo(fdOf(target));
+  const len = check(readTcpInfo(fdOf(target)));
   const u8 = (o: number) => info.getUint8(o);
   const u16 = (o: number, size: number) => (len >= o + size ? info.getUint16(o, littleEndian) : undefined);
   const u32 = (o: number) => info.getUint32(o, littleEndian);

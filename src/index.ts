@@ -5,3 +5,7 @@ export {
 export type {
   Target, KeepAliveOptions, KeepAlive, Readiness, WaitOptions, Probe, ProbeState, TcpInfo, TcpState,
 } from './core';
+export { LivenessMonitor } from './monitor';
+export type {
+  DeadReason, IdleKind, HeartbeatOptions, IdleOptions, WatchOptions, MonitorOptions, Verdict, MonitorStats,
+} from './monitor';
