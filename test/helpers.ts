@@ -19,7 +19,7 @@ export async function cleanup(): Promise<void> {
 
 export async function listen(server = net.createServer()): Promise<net.Server & { port: number }> {
   track(server);
-  server.listen(0, '127.0.0.1');
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }); // bursts of connects never wait on SYN retries
   await once(server, 'listening');
   return Object.assign(server, { port: (server.address() as net.AddressInfo).port });
 }
