@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
@@ -38,8 +39,6 @@ struct Poller {
   EnvState* state = nullptr;
   Napi::FunctionReference callback;
   Napi::Reference<Napi::Float64Array> out;
-  double* out_data = nullptr;
-  int out_max = 0;
   napi_async_context context = nullptr;
   bool closing = false;
   bool handle_closed = false;
@@ -79,12 +78,18 @@ bool ToSetting(const Napi::Value& v, int* out) {
   return true;
 }
 
+// The view's own data pointer (byte offset included): going through its ArrayBuffer fails for a
+// view on a SharedArrayBuffer, and a failure there left a pending exception and a pointer of
+// just the byte offset. A detached view has no data and is refused.
 template <typename T>
 T* TypedData(const Napi::Value& v, napi_typedarray_type type, size_t min_length) {
   if (!v.IsTypedArray()) return nullptr;
-  auto array = v.As<Napi::TypedArray>();
-  if (array.TypedArrayType() != type || array.ElementLength() < min_length) return nullptr;
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset());
+  napi_typedarray_type actual;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, &actual, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
+  if (actual != type || length < min_length || data == nullptr) return nullptr;
+  return static_cast<T*>(data);
 }
 
 Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
@@ -191,15 +196,35 @@ void OnHandleClosed(uv_handle_t* h) {
   if (p->external_gone) delete p;
 }
 
+// Runs on the loop with no JS below it, possibly while a worker is being terminated: only the
+// C API, every status checked, and nothing that throws. The JS dispatcher never throws (it
+// reports listener exceptions itself), so a failed call here means JS can't run: drop the batch.
 void OnReadable(uv_poll_t* h, int status, int) {
   Poller* p = static_cast<Poller*>(h->data);
   if (p->closing || status < 0) return;
-  int n = tl_poller_drain(p->epfd, p->out_data, p->out_max);
-  if (n <= 0) return;
-  Napi::Env env(p->env);
-  Napi::HandleScope scope(env);
-  p->callback.MakeCallback(env.Global(), {Napi::Number::New(env, n)}, p->context);
-  if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  napi_env env = p->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  // Where the events go is looked up at every wakeup, never kept from pollerOpen: the array's
+  // buffer may since have been transferred (detached, its memory freed) or, if resizable, shrunk.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value out = nullptr, fn = nullptr, count = nullptr, global = nullptr, result = nullptr;
+  if (napi_get_reference_value(env, napi_ref(p->out), &out) != napi_ok || out == nullptr ||
+      napi_get_typedarray_info(env, out, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      data == nullptr || length < 2) {
+    uv_poll_stop(&p->handle);  // nowhere to put events: stop, rather than wake for them forever
+  } else {
+    int n = tl_poller_drain(p->epfd, static_cast<double*>(data), static_cast<int>(std::min<size_t>(length / 2, 256)));
+    if (n > 0 && napi_get_reference_value(env, napi_ref(p->callback), &fn) == napi_ok && fn != nullptr &&
+        napi_create_double(env, n, &count) == napi_ok && napi_get_global(env, &global) == napi_ok &&
+        napi_make_callback(env, p->context, global, fn, 1, &count, &result) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  napi_close_handle_scope(env, scope);
 }
 
 // Stops the watcher and releases JS references; the epoll fd closes with the handle.
@@ -266,8 +291,6 @@ Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
   p->handle.data = p;
   p->callback = Napi::Persistent(info[1].As<Napi::Function>());
   p->out = Napi::Persistent(info[0].As<Napi::Float64Array>());
-  p->out_data = out;
-  p->out_max = static_cast<int>(info[0].As<Napi::Float64Array>().ElementLength() / 2);
   napi_async_init(env, nullptr, Napi::String::New(env, "TcpLivenessPoller"), &p->context);
   state->pollers.insert(p);
   uv_poll_start(&p->handle, UV_READABLE, OnReadable);

@@ -42,17 +42,15 @@ export class Poller {
   }
 
   #dispatch(count: number): void {
-    // One listener's exception must not cost the others their events; the first is rethrown
-    // afterwards, as an 'uncaughtException', like an exception in any I/O callback.
-    let failed: { err: unknown } | undefined;
+    // Never throws into the native caller: one listener's exception must not cost the others
+    // their events, and it surfaces as an 'uncaughtException', like one in any I/O callback.
     const out = this.#out;
     for (let i = 0; i < count; i++) {
       try {
         this.#onEvent(out[2 * i], out[2 * i + 1]);
       } catch (err) {
-        failed ??= { err };
+        setImmediate(() => { throw err; }); // each on its own: a throwing tick would drop the ticks queued after it
       }
     }
-    if (failed) throw failed.err;
   }
 }

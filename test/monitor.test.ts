@@ -341,6 +341,32 @@ describe('LivenessMonitor', () => {
     assert.throws(() => m.add(client), { code: 'ERR_SOCKET_CLOSED' });
   });
 
+  it('an exception in a dead listener surfaces as uncaughtException and the other deaths still arrive', async () => {
+    const m = monitor();
+    const a = await pausedPair();
+    const b = await pausedPair();
+    m.add(a.local).add(b.local);
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const caught: Error[] = [];
+    process.on('uncaughtException', (err) => caught.push(err));
+    const reported: net.Socket[] = [];
+    m.on('dead', (socket) => {
+      reported.push(socket);
+      throw new Error('listener bug');
+    });
+    try {
+      a.remote.end();
+      b.remote.end();
+      await until(() => reported.length === 2 && caught.length === 2, 3000, `both deaths and both exceptions (${reported.length}, ${caught.length})`);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of saved) process.on('uncaughtException', l);
+    }
+    assert.deepEqual(caught.map((e) => e.message), ['listener bug', 'listener bug']);
+    assert.equal(a.local.destroyed && b.local.destroyed, true); // destroyed even though the listener threw
+  });
+
   it('refuses bad options with Node-style errors', () => {
     assert.throws(() => new LivenessMonitor({ heartbeat: { interval: 0, timeout: 1, send: () => {} } }), { code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new LivenessMonitor({ heartbeat: { interval: 10, timeout: 1 } as never }), { code: 'ERR_INVALID_ARG_TYPE' });
