@@ -1,0 +1,30 @@
+// Every ```js sample in the README runs, and prints what its comments say it prints.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const samples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+
+/** `console.log(x); // printed text` lines: the text (after an optional "label: ") must be printed. */
+function expectations(code: string): string[] {
+  return [...code.matchAll(/console\.log\(.*\);\s*\/\/ (?:[a-z ]+: )?(.*)$/gm)].map((m) => m[1]);
+}
+
+const squash = (s: string) => s.replace(/\s+/g, '');
+
+describe('README samples', () => {
+  it('has samples to run', () => assert.ok(samples.length >= 2));
+
+  samples.forEach((code, i) => {
+    it(`sample ${i + 1} runs and prints what it says`, () => {
+      // Run from the project root so require('tcp-liveness') resolves to this package.
+      const out = execFileSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      for (const expected of expectations(code)) {
+        assert.ok(squash(out).includes(squash(expected)), `expected ${expected} in:\n${out}`);
+      }
+    });
+  });
+});
