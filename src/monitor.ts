@@ -89,12 +89,14 @@ class Entry implements Scheduled {
   addedAt = 0;
   /** When the outstanding heartbeat was sent, or -1. */
   pingAt = -1;
-  /** When each idle kind last fired since the last activity, or -1. */
-  idleAt = [-1, -1, -1];
+  /** When each idle kind last fired since the last activity (-1: not since); only with idle events. */
+  idleAt: number[] | null;
   /** A FIN arrived behind unread data: wait for the application to read it. */
   finPending = false;
   onConnect: (() => void) | undefined;
-  constructor(readonly id: number, public socket: net.Socket | null, readonly config: Config) {}
+  constructor(readonly id: number, public socket: net.Socket | null, readonly config: Config) {
+    this.idleAt = config.idle ? [-1, -1, -1] : null;
+  }
 }
 
 const WATCH = constants.EPOLLRDHUP | constants.EPOLLONESHOT; // EPOLLERR and EPOLLHUP always come
@@ -504,18 +506,19 @@ export class LivenessMonitor extends EventEmitter {
     }
 
     const idle = entry.config.idle;
-    if (idle) {
+    const idleAt = entry.idleAt;
+    if (idle && idleAt) {
       const thresholds = [idle.read, idle.write, idle.all];
       const quiet = [sinceRecv, sinceSent, Math.min(sinceRecv, sinceSent)];
       for (let k = 0; k < 3; k++) {
         const threshold = thresholds[k];
         if (!threshold) continue;
         const activeAt = now - quiet[k];
-        if (entry.idleAt[k] >= 0 && activeAt > entry.idleAt[k]) entry.idleAt[k] = -1; // activity since
-        const first = entry.idleAt[k] < 0;
-        const dueAt = first ? activeAt + threshold : entry.idleAt[k] + threshold;
+        if (idleAt[k] >= 0 && activeAt > idleAt[k]) idleAt[k] = -1; // activity since
+        const first = idleAt[k] < 0;
+        const dueAt = first ? activeAt + threshold : idleAt[k] + threshold;
         if (now >= dueAt) {
-          entry.idleAt[k] = now;
+          idleAt[k] = now;
           this.#idleEvents++;
           this.emit('idle', socket, IDLE_KINDS[k], first);
           if (entry.socket === null) return; // a listener closed it
