@@ -1,0 +1,22 @@
+// Who may run the network-namespace suites: root on Linux with iproute2. On a developer's machine
+// without that they skip with one line saying why; under CI a missing privilege is a failure,
+// because a suite that silently never runs proves nothing.
+import { unsupportedReason } from '../../src/testing';
+
+export function inCI(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+let reason: string | null | undefined;
+let said = false;
+
+/** For a mocha `before` hook: passes, skips the suite (not in CI) or fails it (in CI). */
+export function requireTestHosts(context: Mocha.Context): void {
+  reason ??= unsupportedReason();
+  if (reason === null) return;
+  if (inCI()) throw new Error(`CI must run the network-namespace tests, but ${reason}`);
+  if (!said) console.log(`      network-namespace tests not run: ${reason}`);
+  said = true;
+  context.skip();
+}
