@@ -1,0 +1,179 @@
+// npm run bench [-- --quick] [--out file.json] [--single-thread-floor]
+//
+// For each row of bench/rows.js, times our call and its comparison (another library, Node
+// itself, or the same syscalls made by bench/floor.c on the same sockets) in this one run, and
+// prints both medians and ours / theirs. Method, in JS and in C alike: batches of `batch`
+// operations timed with a monotonic clock, ns per operation = batch time / batch, medians.
+//
+// A machine's speed can drift by tens of percent from one second to the next (shared cores, a
+// VM, other work), so a row is timed in rounds, ours and theirs back to back (order swapped
+// each round), the first round a warm-up. The ratio is the median of the rounds' ratios; the
+// medians are over all batches. Timing all of ours, then all of theirs would measure the drift.
+//
+// --quick: every row with tiny counts, to check the bench works (the numbers mean nothing).
+// --single-thread-floor: the C floor without its idle thread (see bench/floor.c), a floor no
+// Node process can reach: the kernel's fd lookup is cheaper for single-threaded processes.
+'use strict';
+const { execFileSync, spawn } = require('node:child_process');
+const { once } = require('node:events');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+const { measurements, rows } = require('./rows');
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
+const singleThreadFloor = args.includes('--single-thread-floor');
+const outAt = args.indexOf('--out');
+const work = path.join(__dirname, '..', '.bench');
+const out = outAt >= 0 ? path.resolve(args[outAt + 1]) : path.join(work, quick ? 'results-quick.json' : 'results.json');
+
+const ROUNDS = quick ? 2 : 21; // the first is a warm-up
+const PER_ROUND = quick ? 2 : 5; // batches of each side per round
+const batchOf = (m) => (quick ? Math.max(1, Math.ceil(m.batch / 100)) : m.batch);
+
+function quantile(values, q) {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  return s[Math.floor(at)] + (s[Math.ceil(at)] - s[Math.floor(at)]) * (at - Math.floor(at));
+}
+const median = (values) => quantile(values, 0.5);
+
+// A timing loop of its own for each operation: V8 then sees one op at the call site and can
+// inline it, as in a caller's own loop (one shared loop would see every op and call each).
+function timer(op, batch) {
+  return new Function('op', 'batch', `let i = 0;
+    return async (batches) => {
+      const samples = [];
+      for (let b = 0; b < batches; b++) {
+        const t0 = process.hrtime.bigint();
+        for (let k = 0; k < batch; k++) op(i++);
+        samples.push(Number(process.hrtime.bigint() - t0) / batch);
+      }
+      return samples;
+    };`)(op, batch);
+}
+
+function buildFloor() {
+  fs.mkdirSync(work, { recursive: true });
+  const exe = path.join(work, 'floor');
+  execFileSync(process.env.CC || 'cc', ['-O2', '-pthread', '-o', exe, path.join(__dirname, 'floor.c')], { stdio: 'inherit' });
+  return exe;
+}
+
+// The floor on the bench's own sockets (fd 3 is ctx.socket, fds 4.. are ctx.sockets), answering
+// "name batch batches" with the ns per operation of each batch.
+function startFloor(exe, ctx) {
+  const fds = [ctx.socket, ...ctx.sockets].map((s) => s._handle.fd);
+  const child = spawn(exe, ['run', ...(singleThreadFloor ? ['--single-thread'] : [])], { stdio: ['pipe', 'pipe', 'inherit', ...fds] });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async measure(op, batch, batches) {
+      child.stdin.write(`${op} ${batch} ${batches}\n`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`bench/floor.c stopped at ${op}`);
+      return value.split(' ').map(Number);
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+// `count` client sockets connected to the floor's listener. Their far ends live in that process:
+// 10k connected pairs in one process would need more fds than the 20k this machine allows.
+async function connectAll(port, count) {
+  const sockets = [];
+  while (sockets.length < count) {
+    const wave = [];
+    for (let k = 0; k < 500 && sockets.length + wave.length < count; k++) {
+      const s = net.connect(port, '127.0.0.1');
+      wave.push(once(s, 'connect').then(() => s));
+    }
+    sockets.push(...(await Promise.all(wave)));
+  }
+  return sockets;
+}
+
+function fmt(ns) {
+  return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e4 ? `${(ns / 1e3).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
+}
+
+function printTable(results) {
+  const head = ['operation', 'ours', 'median', 'vs', 'median', 'ratio', 'target', ''];
+  const lines = results.map((r) => [
+    r.op, r.ours, fmt(r.oursNs), r.theirs, fmt(r.theirsNs), r.ratio.toFixed(2), r.target, r.met ? 'met' : 'MISSED',
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
+  const right = new Set([2, 4, 5]);
+  const show = (l) => l.map((x, c) => (right.has(c) ? x.padStart(widths[c]) : x.padEnd(widths[c]))).join('  ').trimEnd();
+  console.log(show(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(show(l));
+}
+
+async function main() {
+  const exe = buildFloor();
+  const server = spawn(exe, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const port = await readline.createInterface({ input: server.stdout })[Symbol.asyncIterator]().next();
+    if (port.done) throw new Error('bench/floor.c serve did not start');
+    const used = [...new Set(rows.flatMap((r) => [r.ours, r.theirs]))];
+    for (const name of used) if (!measurements[name]) throw new Error(`bench/rows.js: no measurement "${name}"`);
+    const need = Math.max(0, ...used.map((n) => measurements[n].sockets ?? 0));
+    const [socket, ...sockets] = await connectAll(Number(port.value), need + 1);
+    const ctx = { socket, sockets };
+    const floor = startFloor(exe, ctx);
+    try {
+      await measureRows(ctx, floor, used);
+    } finally {
+      floor.close();
+      for (const s of [socket, ...sockets]) s.destroy();
+    }
+  } finally {
+    server.stdin.end();
+  }
+}
+
+async function measureRows(ctx, floor, used) {
+  const run = {};
+  for (const name of used) {
+    const m = measurements[name];
+    run[name] = m.c ? (n) => floor.measure(m.c, batchOf(m), n) : timer(await m.prepare(ctx), batchOf(m));
+  }
+  const stats = rows.map(() => ({ ours: [], theirs: [], ratios: [] }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [k, row] of rows.entries()) {
+      const first = round % 2 ? await run[row.ours](PER_ROUND) : null;
+      const theirs = await run[row.theirs](PER_ROUND);
+      const ours = first ?? (await run[row.ours](PER_ROUND));
+      if (round === 0) continue;
+      stats[k].ours.push(...ours);
+      stats[k].theirs.push(...theirs);
+      stats[k].ratios.push(median(ours) / median(theirs));
+    }
+  }
+  const results = rows.map((r, k) => {
+    const { ours, theirs, ratios } = stats[k];
+    const ratio = median(ratios);
+    return {
+      op: r.op, ours: r.ours, oursNs: median(ours), theirs: r.theirs, theirsNs: median(theirs),
+      ratio, ratioQuartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)],
+      target: r.target.text, met: ratio <= r.target.max,
+    };
+  });
+  printTable(results);
+  const env = {
+    node: process.version, kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
+    quick, singleThreadFloor, rounds: ROUNDS - 1, batchesPerRound: PER_ROUND, date: new Date().toISOString(),
+  };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: results }, null, 2)}\n`);
+  console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
+    ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back. Written to ${path.relative(process.cwd(), out)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

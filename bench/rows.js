@@ -1,0 +1,79 @@
+// What `npm run bench` measures. A row is one of our calls against one comparison; to add one,
+// add its measurements (unless they exist) and an entry to `rows`.
+'use strict';
+// Imported as users do: named functions, not looked up through the module object at each call.
+const { setKeepAlive, getKeepAlive, takeSocketError, readiness, getOption, setOption, constants } = require('..');
+const netKeepAlive = require('net-keepalive');
+const sockopt = require('sockopt');
+
+const { IPPROTO_TCP, TCP_KEEPINTVL } = constants;
+
+// A JS measurement: prepare(ctx) (may be async) returns op(i), called with a running count i.
+// ctx.socket is a connected TCP socket, ctx.sockets[0 .. sockets-1] more of them; the far ends
+// live in another process. A C measurement names an operation of bench/floor.c, which runs on
+// those same sockets. batch: operations per timed batch.
+// Node skips a socket.setKeepAlive() that changes nothing, so each full configuration switches
+// idle between 10 s and 11 s (in C too) to make every call reach the kernel.
+const measurements = {
+  // enable defaults to true: TCP_KEEPINTVL and SO_KEEPALIVE, two syscalls.
+  'setKeepAlive(s, { interval })': { batch: 1000, prepare: ({ socket }) => () => setKeepAlive(socket, { interval: 7000 }) },
+  'setOption(s, TCP, KEEPINTVL, 7)': { batch: 1000, prepare: ({ socket }) => () => setOption(socket, IPPROTO_TCP, TCP_KEEPINTVL, 7) },
+  'getOption(s, TCP, KEEPINTVL)': { batch: 1000, prepare: ({ socket }) => () => getOption(socket, IPPROTO_TCP, TCP_KEEPINTVL) },
+  'setKeepAlive(s, { enable, idle, interval, count })': {
+    batch: 1000,
+    prepare: ({ socket }) => (i) => setKeepAlive(socket, { enable: true, idle: i & 1 ? 11000 : 10000, interval: 2000, count: 3 }),
+  },
+  'getKeepAlive(s)': { batch: 1000, prepare: ({ socket }) => () => getKeepAlive(socket) },
+  'takeSocketError(s)': { batch: 1000, prepare: ({ socket }) => () => takeSocketError(socket) },
+  'readiness(1k sockets)': { batch: 50, sockets: 1000, prepare: ({ sockets }) => ((s) => () => readiness(s))(sockets.slice(0, 1000)) },
+  'readiness(10k sockets)': { batch: 5, sockets: 10000, prepare: ({ sockets }) => ((s) => () => readiness(s))(sockets.slice(0, 10000)) },
+  // The same sockets as fd numbers: what is left when no socket object is asked for its fd.
+  'readiness(10k fd numbers)': {
+    batch: 5, sockets: 10000, prepare: ({ sockets }) => ((fds) => () => readiness(fds))(sockets.slice(0, 10000).map((s) => s._handle.fd)),
+  },
+
+  // Both take the net.Socket and read its fd themselves; net-keepalive takes ms, sockopt the
+  // kernel's value (seconds).
+  'net-keepalive setKeepAliveInterval': { batch: 100, prepare: ({ socket }) => () => netKeepAlive.setKeepAliveInterval(socket, 7000) },
+  'net-keepalive getKeepAliveInterval': { batch: 100, prepare: ({ socket }) => () => netKeepAlive.getKeepAliveInterval(socket) },
+  'sockopt setsockopt': { batch: 1000, prepare: ({ socket }) => () => sockopt.setsockopt(socket, IPPROTO_TCP, TCP_KEEPINTVL, 7) },
+  'sockopt getsockopt': { batch: 1000, prepare: ({ socket }) => () => sockopt.getsockopt(socket, IPPROTO_TCP, TCP_KEEPINTVL) },
+  // SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (libuv's uv_tcp_keepalive): four syscalls.
+  'socket.setKeepAlive(true, ms)': { batch: 1000, prepare: ({ socket }) => (i) => socket.setKeepAlive(true, i & 1 ? 11000 : 10000) },
+
+  'C: setsockopt KEEPINTVL, SO_KEEPALIVE': { batch: 1000, c: 'set-intvl-ka' },
+  'C: setsockopt KEEPINTVL': { batch: 1000, c: 'set-intvl' },
+  'C: getsockopt KEEPINTVL': { batch: 1000, c: 'get-intvl' },
+  'C: 4 setsockopt': { batch: 1000, c: 'set-keepalive4' },
+  'C: 5 getsockopt': { batch: 1000, c: 'get-keepalive5' },
+  'C: getsockopt SO_ERROR': { batch: 1000, c: 'so-error' },
+  'C: poll(1k fds)': { batch: 50, sockets: 1000, c: 'poll-1000' },
+  'C: poll(10k fds)': { batch: 5, sockets: 10000, c: 'poll-10000' },
+};
+
+// ratio = ours / theirs; a row meets its target when ratio <= max.
+const FLOOR = { max: 1.3, text: '<= 1.3' };
+const FFI = { max: 1 / 15, text: '<= 1/15' };
+const FASTER = { max: 1, text: '< 1' };
+const NO_SLOWER = { max: 1, text: '<= 1' };
+
+const rows = [
+  { op: 'set TCP_KEEPINTVL', ours: 'setKeepAlive(s, { interval })', theirs: 'C: setsockopt KEEPINTVL, SO_KEEPALIVE', target: FLOOR },
+  { op: 'set TCP_KEEPINTVL', ours: 'setKeepAlive(s, { interval })', theirs: 'net-keepalive setKeepAliveInterval', target: FFI },
+  { op: 'set TCP_KEEPINTVL', ours: 'setKeepAlive(s, { interval })', theirs: 'sockopt setsockopt', target: FASTER },
+  { op: 'set TCP_KEEPINTVL', ours: 'setOption(s, TCP, KEEPINTVL, 7)', theirs: 'C: setsockopt KEEPINTVL', target: FLOOR },
+  { op: 'set TCP_KEEPINTVL', ours: 'setOption(s, TCP, KEEPINTVL, 7)', theirs: 'net-keepalive setKeepAliveInterval', target: FFI },
+  { op: 'set TCP_KEEPINTVL', ours: 'setOption(s, TCP, KEEPINTVL, 7)', theirs: 'sockopt setsockopt', target: FASTER },
+  { op: 'get TCP_KEEPINTVL', ours: 'getOption(s, TCP, KEEPINTVL)', theirs: 'C: getsockopt KEEPINTVL', target: FLOOR },
+  { op: 'get TCP_KEEPINTVL', ours: 'getOption(s, TCP, KEEPINTVL)', theirs: 'net-keepalive getKeepAliveInterval', target: FFI },
+  { op: 'get TCP_KEEPINTVL', ours: 'getOption(s, TCP, KEEPINTVL)', theirs: 'sockopt getsockopt', target: FASTER },
+  { op: 'full keepalive config', ours: 'setKeepAlive(s, { enable, idle, interval, count })', theirs: 'C: 4 setsockopt', target: FLOOR },
+  { op: 'full keepalive config', ours: 'setKeepAlive(s, { enable, idle, interval, count })', theirs: 'socket.setKeepAlive(true, ms)', target: NO_SLOWER },
+  { op: 'keepalive read-back', ours: 'getKeepAlive(s)', theirs: 'C: 5 getsockopt', target: FLOOR },
+  { op: 'take SO_ERROR', ours: 'takeSocketError(s)', theirs: 'C: getsockopt SO_ERROR', target: FLOOR },
+  { op: 'readiness, 1k sockets', ours: 'readiness(1k sockets)', theirs: 'C: poll(1k fds)', target: FLOOR },
+  { op: 'readiness, 10k sockets', ours: 'readiness(10k sockets)', theirs: 'C: poll(10k fds)', target: FLOOR },
+  { op: 'readiness, 10k fds', ours: 'readiness(10k fd numbers)', theirs: 'C: poll(10k fds)', target: FLOOR },
+];
+
+module.exports = { measurements, rows };
