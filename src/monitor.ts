@@ -78,7 +78,8 @@ export interface MonitorStats {
 
 interface Config {
   keepAlive: KeepAliveArgs | null;
-  heartbeat: { interval: number; timeout: number; send: (socket: net.Socket) => void } | null;
+  /** `step`: how often an unanswered heartbeat is looked at, so the next one is never late by more. */
+  heartbeat: { interval: number; timeout: number; step: number; send: (socket: net.Socket) => void } | null;
   idle: { read: number; write: number; all: number } | null;
 }
 
@@ -122,9 +123,12 @@ function parseConfig(options: WatchOptions, base: Config | null, name: string): 
   if (heartbeat === false) hb = null;
   else if (heartbeat !== undefined) {
     validateObject(heartbeat, `${name}.heartbeat`);
+    const interval = positiveMs(heartbeat.interval, `${name}.heartbeat.interval`);
+    const timeout = positiveMs(heartbeat.timeout, `${name}.heartbeat.timeout`);
     hb = {
-      interval: positiveMs(heartbeat.interval, `${name}.heartbeat.interval`),
-      timeout: positiveMs(heartbeat.timeout, `${name}.heartbeat.timeout`),
+      interval,
+      timeout,
+      step: Math.min(1000, Math.max(10, Math.min(interval, timeout) / 10)),
       send: validateFunction(heartbeat.send, `${name}.heartbeat.send`) as (socket: net.Socket) => void,
     };
   }
@@ -194,7 +198,7 @@ export class LivenessMonitor extends EventEmitter {
     // One listener function for every socket: `this` is the socket that closed.
     this.#onClose = function (this: net.Socket) {
       const entry = monitor.#bySocket.get(this);
-      if (entry) monitor.#forget(entry, false);
+      if (entry) monitor.#gone(entry);
     };
     this.#signal = signal;
     if (signal?.aborted) this.close();
@@ -252,8 +256,9 @@ export class LivenessMonitor extends EventEmitter {
       const r = ready[i];
       if (entry.socket === null) continue; // forgotten by a listener during this sweep
       if (r.invalid || currentFd(entry.socket) !== entry.fd) {
-        verdicts.push({ socket: entry.socket, alive: false, reason: 'closed', error: null });
-        this.#forget(entry, false);
+        const socket = entry.socket;
+        const death = this.#gone(entry);
+        verdicts.push({ socket, alive: false, reason: death?.reason ?? 'closed', error: death?.error ?? null });
         continue;
       }
       const events = (r.error ? constants.EPOLLERR : 0) | (r.hangup ? constants.EPOLLHUP : 0) |
@@ -393,8 +398,7 @@ export class LivenessMonitor extends EventEmitter {
     const entry = this.#byId.get(id);
     if (entry === undefined || entry.socket === null) return; // already forgotten
     if (currentFd(entry.socket) !== entry.fd) {
-      // Closed, and the number may already be another socket's: touch nothing.
-      this.#forget(entry, false);
+      this.#gone(entry); // closed, and the number may already be another socket's: touch nothing
       return;
     }
     const found = this.#judge(entry, events);
@@ -431,16 +435,34 @@ export class LivenessMonitor extends EventEmitter {
     return null;
   }
 
+  /**
+   * A watched socket closed under us. When Node's own read met the connection's death first (it
+   * was reading, and got ECONNRESET or ETIMEDOUT), that is still a death, and it is reported.
+   */
+  #gone(entry: Entry): { reason: DeadReason; error: Error } | null {
+    const error = entry.socket!.errored as NodeJS.ErrnoException | null;
+    const reason = error ? reasonOf(error) : 'error';
+    if (reason === 'error') {
+      this.#forget(entry, false); // closed by the application, or an error that is not a death
+      return null;
+    }
+    this.#die(entry, reason, error);
+    return { reason, error: error! };
+  }
+
   #die(entry: Entry, reason: DeadReason, error: Error | null): void {
     const socket = entry.socket!;
-    if (readTcpInfo(entry.fd) > 0) this.#silence[this.#silenceCount++ % this.#silence.length] = Math.min(lastDataRecvOf(), lastAckRecvOf());
-    this.#forget(entry, true);
+    const owned = currentFd(socket) === entry.fd; // still open and still its fd
+    if (owned && readTcpInfo(entry.fd) > 0) {
+      this.#silence[this.#silenceCount++ % this.#silence.length] = Math.min(lastDataRecvOf(), lastAckRecvOf());
+    }
+    this.#forget(entry, owned);
     this.#dead[reason]++;
     try {
       this.emit('dead', socket, reason, error);
     } finally {
       // Destroyed without an error: the cause has travelled in 'dead', not as an 'error' event.
-      if (this.#destroy) socket.destroy();
+      if (this.#destroy && owned) socket.destroy();
     }
   }
 
@@ -451,7 +473,7 @@ export class LivenessMonitor extends EventEmitter {
     for (const entry of due) {
       if (entry.socket === null) continue;
       if (currentFd(entry.socket) !== entry.fd) {
-        this.#forget(entry, false);
+        this.#gone(entry);
         continue;
       }
       this.#tick(entry, now);
@@ -488,7 +510,8 @@ export class LivenessMonitor extends EventEmitter {
           this.#die(entry, 'heartbeat', heartbeatError(hb.timeout));
           return;
         }
-        next = entry.pingAt + hb.timeout;
+        // Look again soon: the answer's arrival time sets when the next heartbeat is due.
+        next = Math.min(entry.pingAt + hb.timeout, now + hb.step);
       } else if (sinceRecv >= hb.interval) {
         entry.pingAt = now;
         this.#heartbeats++;
@@ -499,7 +522,7 @@ export class LivenessMonitor extends EventEmitter {
           return;
         }
         if (entry.socket === null) return; // send() closed it
-        next = now + hb.timeout;
+        next = now + Math.min(hb.timeout, hb.step);
       } else {
         next = now + hb.interval - sinceRecv;
       }
@@ -514,7 +537,9 @@ export class LivenessMonitor extends EventEmitter {
         const threshold = thresholds[k];
         if (!threshold) continue;
         const activeAt = now - quiet[k];
-        if (idleAt[k] >= 0 && activeAt > idleAt[k]) idleAt[k] = -1; // activity since
+        // Activity since the last event? The kernel's clock is coarse (a jiffy), so compare with
+        // slack: before that event, the last activity was at least a whole threshold earlier.
+        if (idleAt[k] >= 0 && activeAt > idleAt[k] - threshold / 2) idleAt[k] = -1;
         const first = idleAt[k] < 0;
         const dueAt = first ? activeAt + threshold : idleAt[k] + threshold;
         if (now >= dueAt) {

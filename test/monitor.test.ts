@@ -72,18 +72,32 @@ describe('LivenessMonitor', () => {
     assert.equal(local.destroyed, true);
   });
 
-  it('catches FIN and RST on a socket the application is reading, too', async () => {
+  it('reports resets of sockets the application is reading, even when Node\'s read meets the error first', async () => {
+    const m = monitor();
+    const server = await listen(net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); }));
+    m.add(server);
+    const deaths: Array<[DeadReason, string | undefined]> = [];
+    m.on('dead', (_s, reason, error) => deaths.push([reason, (error as NodeJS.ErrnoException | null)?.code]));
+    for (let i = 0; i < 20; i++) {
+      const { client } = await pair(server);
+      client.resetAndDestroy();
+    }
+    await until(() => deaths.length === 20, 3000, '20 deaths');
+    assert.deepEqual(new Set(deaths.map(String)), new Set(['reset,ECONNRESET']));
+    await until(() => m.size === 0, 2000, 'every socket forgotten');
+  });
+
+  it('a FIN that Node reads and answers by closing is a normal close, forgotten without a report', async () => {
     const m = monitor();
     const { client, peer } = await pair();
     client.on('data', () => {});
-    client.on('error', () => {});
     m.add(client);
     const gone = new Promise<string>((resolve) => {
       m.once('dead', (_s, reason) => resolve(reason));
-      client.once('close', () => resolve('closed by node'));
+      client.once('close', () => setImmediate(() => resolve('closed by node')));
     });
     peer.end();
-    // Node's own read may see the EOF first and close the socket: either way it is gone.
+    // Whoever sees the FIN first, the socket is gone and forgotten.
     assert.ok(['peer-closed', 'closed by node'].includes(await gone));
     await until(() => m.size === 0, 2000, 'the socket to be forgotten');
   });
@@ -104,6 +118,29 @@ describe('LivenessMonitor', () => {
     const took = at - added;
     assert.ok(took >= interval + timeout - 5, `reported after ${took.toFixed(0)} ms: too soon`);
     assert.ok(took <= interval + timeout + 100, `reported after ${took.toFixed(0)} ms: later than the bound + 100 ms`);
+  });
+
+  it('a peer that answered heartbeats and then fell silent is reported within interval + timeout of its last answer', async () => {
+    const interval = 200;
+    const timeout = 400; // longer than the interval: the next heartbeat must still go out on time
+    const m = monitor({ heartbeat: { interval, timeout, send: (s) => s.write('ping\n') } });
+    const { local, remote } = await pausedPair();
+    remote.on('error', () => {}); // closing `local` with unread pongs in its queue sends an RST
+    let answering = true;
+    let lastAnswer = performance.now();
+    remote.on('data', () => {
+      if (!answering) return;
+      remote.write('pong\n');
+      lastAnswer = performance.now();
+    });
+    m.add(local);
+    setTimeout(() => { answering = false; }, 700);
+    const { reason, at } = await nextDeath(m);
+    assert.equal(reason, 'heartbeat');
+    const silentFor = at - lastAnswer;
+    assert.ok(m.stats().heartbeats >= 3);
+    assert.ok(silentFor >= interval + timeout - 10, `reported after ${silentFor.toFixed(0)} ms of silence: too soon`);
+    assert.ok(silentFor <= interval + timeout + 100, `reported after ${silentFor.toFixed(0)} ms of silence: too late`);
   });
 
   it('a peer that answers heartbeats is never reported, and the monitor adds no data listener', async () => {
