@@ -48,16 +48,25 @@ struct Poller {
 // Distinguishes our externals from any other object handed to us.
 const napi_type_tag kPollerTag = {0x7c1e5a0d2b6f4e11ULL, 0x9a3d44c8e5f07b62ULL};
 
+// Throws a TypeError. While a worker is being terminated JS can no longer run and the throw
+// fails: then there is nobody to tell, and node-addon-api's ThrowAsJavaScriptException would
+// abort the whole process (main thread included) instead.
 Napi::Value Fail(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  napi_value text, error;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) == napi_ok &&
+      napi_create_type_error(env, nullptr, text, &error) == napi_ok) {
+    napi_throw(env, error);
+  }
   return env.Undefined();
 }
 
 // A whole number in [lo, hi]; anything else (NaN, fractions, 2^32 + 5) is refused rather than
 // truncated into some other fd.
+// One engine call per argument (napi_get_value_double refuses a non-number itself): each
+// call costs, and setKeepAlive converts six of these.
 bool ToInt(const Napi::Value& v, int64_t lo, int64_t hi, int64_t* out) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
+  double d;
+  if (napi_get_value_double(v.Env(), v, &d) != napi_ok) return false;
   if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::trunc(d) != d) return false;
   *out = static_cast<int64_t>(d);
   return true;
@@ -83,8 +92,7 @@ bool ToSetting(const Napi::Value& v, int* out) {
 // just the byte offset. A detached view has no data and is refused.
 template <typename T>
 T* TypedData(const Napi::Value& v, napi_typedarray_type type, size_t min_length) {
-  if (!v.IsTypedArray()) return nullptr;
-  napi_typedarray_type actual;
+  napi_typedarray_type actual;  // napi_get_typedarray_info refuses anything but a typed array
   size_t length = 0;
   void* data = nullptr;
   if (napi_get_typedarray_info(v.Env(), v, &actual, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
@@ -388,18 +396,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports["supported"] = Napi::Boolean::New(env, tl_supported != 0);
   exports["constants"] = Constants(env);
-  exports["setKeepAlive"] = Napi::Function::New(env, SetKeepAlive, "setKeepAlive");
-  exports["getKeepAlive"] = Napi::Function::New(env, GetKeepAlive, "getKeepAlive");
-  exports["takeSocketError"] = Napi::Function::New(env, TakeSocketError, "takeSocketError");
-  exports["setOption"] = Napi::Function::New(env, SetOption, "setOption");
-  exports["getOption"] = Napi::Function::New(env, GetOption, "getOption");
-  exports["poll"] = Napi::Function::New(env, Poll, "poll");
-  exports["peek"] = Napi::Function::New(env, Peek, "peek");
-  exports["tcpInfo"] = Napi::Function::New(env, TcpInfo, "tcpInfo");
-  exports["pollerOpen"] = Napi::Function::New(env, PollerOpen, "pollerOpen");
-  exports["pollerCtl"] = Napi::Function::New(env, PollerCtl, "pollerCtl");
-  exports["pollerRef"] = Napi::Function::New(env, PollerRef, "pollerRef");
-  exports["pollerClose"] = Napi::Function::New(env, PollerClose, "pollerClose");
+  exports["setKeepAlive"] = Napi::Function::New<SetKeepAlive>(env, "setKeepAlive");
+  exports["getKeepAlive"] = Napi::Function::New<GetKeepAlive>(env, "getKeepAlive");
+  exports["takeSocketError"] = Napi::Function::New<TakeSocketError>(env, "takeSocketError");
+  exports["setOption"] = Napi::Function::New<SetOption>(env, "setOption");
+  exports["getOption"] = Napi::Function::New<GetOption>(env, "getOption");
+  exports["poll"] = Napi::Function::New<Poll>(env, "poll");
+  exports["peek"] = Napi::Function::New<Peek>(env, "peek");
+  exports["tcpInfo"] = Napi::Function::New<TcpInfo>(env, "tcpInfo");
+  exports["pollerOpen"] = Napi::Function::New<PollerOpen>(env, "pollerOpen");
+  exports["pollerCtl"] = Napi::Function::New<PollerCtl>(env, "pollerCtl");
+  exports["pollerRef"] = Napi::Function::New<PollerRef>(env, "pollerRef");
+  exports["pollerClose"] = Napi::Function::New<PollerClose>(env, "pollerClose");
   return exports;
 }
 

@@ -72,7 +72,9 @@ function load(): Native {
 }
 
 export const native: Native = load();
-export const constants = native.constants;
+// A plain copy: the object N-API built is in dictionary mode (too many keyed stores), and
+// every constants.X read from it is a slow lookup; readiness() makes six per socket.
+export const constants: Constants = { ...native.constants };
 
 /**
  * Returns r when it is a result; throws the Error a failure code stands for. `getOption` and

@@ -93,13 +93,14 @@ export function keepAliveArgs(options: KeepAliveOptions, name = 'options'): Keep
 export function applyKeepAlive(target: Target, args: KeepAliveArgs): void {
   const fd = currentFd(target);
   if (fd >= 0) {
-    check(native.setKeepAlive(fd, ...args));
+    // Not `...args`: a spread call into the addon takes V8's slow generic path (~100 ns).
+    check(native.setKeepAlive(fd, args[0], args[1], args[2], args[3], args[4]));
     return;
   }
   if (target instanceof net.Socket && !target.destroyed) {
     // As Node's own setKeepAlive: remember it and apply it once the socket has an fd.
     target.once('connect', () => {
-      const r = native.setKeepAlive(currentFd(target), ...args);
+      const r = native.setKeepAlive(currentFd(target), args[0], args[1], args[2], args[3], args[4]);
       if (r < 0) target.destroy(failure(r));
     });
     return;
@@ -149,7 +150,8 @@ const optionOut = new Int32Array(1);
 export function getOption(target: Target, level: number, name: number): number {
   validateInteger(level, 'level', 0, 0x7fffffff);
   validateInteger(name, 'name', 0, 0x7fffffff);
-  check(native.getOption(fdOf(target), level, name, optionOut), `level ${level} option ${name}`);
+  const r = native.getOption(fdOf(target), level, name, optionOut);
+  if (r < 0) throw failure(r, `level ${level} option ${name}`); // the name only when needed
   return optionOut[0];
 }
 
@@ -158,7 +160,8 @@ export function setOption(target: Target, level: number, name: number, value: nu
   validateInteger(level, 'level', 0, 0x7fffffff);
   validateInteger(name, 'name', 0, 0x7fffffff);
   validateInteger(value, 'value', -0x80000000, 0x7fffffff);
-  check(native.setOption(fdOf(target), level, name, value), `level ${level} option ${name}`);
+  const r = native.setOption(fdOf(target), level, name, value);
+  if (r < 0) throw failure(r, `level ${level} option ${name}`);
 }
 
 // ---- readiness ----
@@ -173,15 +176,25 @@ function revents(word: number): number {
   return littleEndian ? word >>> 16 : word & 0xffff;
 }
 
+// Every Readiness there can be, made once and frozen: a batch over 10k sockets allocates none.
+const READINESS_BITS = [
+  constants.POLLIN, constants.POLLOUT, constants.POLLRDHUP, constants.POLLHUP, constants.POLLERR, constants.POLLNVAL,
+];
+const READINESS: readonly Readiness[] = Array.from({ length: 1 << READINESS_BITS.length }, (_, i) =>
+  Object.freeze({
+    readable: (i & 1) !== 0,
+    writable: (i & 2) !== 0,
+    peerClosed: (i & 4) !== 0,
+    hangup: (i & 8) !== 0,
+    error: (i & 16) !== 0,
+    invalid: (i & 32) !== 0,
+  }));
+
+/** The (shared, frozen) Readiness for poll/epoll event bits. */
 export function toReadiness(events: number): Readiness {
-  return {
-    readable: (events & constants.POLLIN) !== 0,
-    writable: (events & constants.POLLOUT) !== 0,
-    peerClosed: (events & constants.POLLRDHUP) !== 0,
-    hangup: (events & constants.POLLHUP) !== 0,
-    error: (events & constants.POLLERR) !== 0,
-    invalid: (events & constants.POLLNVAL) !== 0,
-  };
+  let i = 0;
+  for (let b = 0; b < READINESS_BITS.length; b++) if (events & READINESS_BITS[b]) i |= 1 << b;
+  return READINESS[i];
 }
 
 function pollOnce(count: number): void {
@@ -205,9 +218,15 @@ export function readiness(target: Target | readonly Target[]): Readiness | Readi
   }
   const n = target.length;
   if (pollfds.length < 2 * n) pollfds = new Int32Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    pollfds[2 * i] = currentFd(target[i], `targets[${i}]`);
-    pollfds[2 * i + 1] = EVENTS_WORD;
+  let i = 0;
+  try {
+    for (; i < n; i++) {
+      pollfds[2 * i] = currentFd(target[i]);
+      pollfds[2 * i + 1] = EVENTS_WORD;
+    }
+  } catch (err) {
+    currentFd(target[i], `targets[${i}]`); // the same error naming the entry: built only on failure
+    throw err;
   }
   pollOnce(n);
   const out = new Array<Readiness>(n);
@@ -251,7 +270,18 @@ const ALWAYS = constants.EPOLLERR | constants.EPOLLHUP | constants.EPOLLRDHUP;
 let waitPoller: Poller | undefined;
 const groupsById = new Map<number, WaitGroup>();
 const groupsByTarget = new Map<Target, WaitGroup>();
+const groupsByFd = new Map<number, WaitGroup>();
 let nextGroupId = 1;
+
+/**
+ * The group of another target that is this same open socket now (its fd number, a TLSSocket
+ * over it): that target's registration is shared, since epoll takes an fd once per set and a
+ * second add would fail with EEXIST.
+ */
+function sameSocketGroup(fd: number): WaitGroup | undefined {
+  const group = groupsByFd.get(fd);
+  return group !== undefined && currentFd(group.target) === fd ? group : undefined;
+}
 
 function interest(group: WaitGroup): number {
   let events = constants.EPOLLRDHUP | constants.EPOLLONESHOT;
@@ -269,6 +299,7 @@ function settle(group: WaitGroup, waiter: Waiter): void {
 function dropGroup(group: WaitGroup, fdStillOurs: boolean): void {
   groupsById.delete(group.id);
   groupsByTarget.delete(group.target);
+  if (groupsByFd.get(group.fd) === group) groupsByFd.delete(group.fd);
   if (group.onClose) (group.target as net.Socket).off('close', group.onClose);
   // The fd of a closed socket may already be someone else's: touch the set only while it's ours.
   if (fdStillOurs && currentFd(group.target) === group.fd) waitPoller!.delete(group.fd);
@@ -310,7 +341,7 @@ export function waitFor(target: Target, options: WaitOptions = {}): Promise<Read
       (readable || (!readable && !writable) ? constants.EPOLLIN : 0) | (writable ? constants.EPOLLOUT : 0);
 
     waitPoller ??= new Poller(onWaitEvent);
-    let group = groupsByTarget.get(target);
+    let group = groupsByTarget.get(target) ?? sameSocketGroup(fd);
     const fresh = group === undefined;
     if (group === undefined) {
       group = { id: nextGroupId++, fd, target, waiters: new Set() };
@@ -328,6 +359,7 @@ export function waitFor(target: Target, options: WaitOptions = {}): Promise<Read
       if (fresh) {
         groupsById.set(g.id, g);
         groupsByTarget.set(target, g);
+        groupsByFd.set(fd, g);
         waitPoller!.ref(true);
         if (target instanceof net.Socket) {
           // Closing removes the fd from the epoll set by itself; report the wait as invalid.
