@@ -1,5 +1,5 @@
 // `npm run demo`: five connections die in five different ways, one after another, and the
-// timeline shows when each death was noticed, by what, and how that compares with the worst
+// timeline shows when the monitor noticed each death and how that compares with the worst
 // case the settings allow. A clean close (FIN), a reset (RST), a frozen peer (a process stopped
 // with SIGSTOP: its kernel still ACKs), a half-closed connection left in CLOSE_WAIT, and, as
 // root, a peer whose network link goes down (in a pair of network namespaces).
@@ -121,7 +121,7 @@ const CASES = [
   peerPid: null,
   connectedAt: null,
   injectedAt: null,
-  found: null, // { at, by, reason, code }
+  found: null, // { at, reason, code }: the monitor's 'dead' event
   bound: 0,
   boundText: '',
   pings: [], // when the monitor sent a heartbeat
@@ -133,13 +133,6 @@ const CASES = [
 
 const byKey = Object.fromEntries(CASES.map((c) => [c.key, c]));
 const bySocket = new Map();
-
-function reasonOfCode(code) {
-  if (code === 'ETIMEDOUT') return 'timeout';
-  if (['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECONNREFUSED'].includes(code)) return 'reset';
-  if (['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'].includes(code)) return 'unreachable';
-  return 'error';
-}
 
 // ---- peer processes and the test network, always cleaned up ----
 
@@ -214,23 +207,21 @@ function message(child, event, timeout = 5000) {
 
 // ---- detection ----
 
-function found(c, by, reason, code) {
+function found(c, reason, code) {
   if (c.found) return;
-  c.found = { at: now(), by, reason, code: code ?? null };
+  c.found = { at: now(), reason, code: code ?? null };
   if (c.resolveFound) c.resolveFound();
 }
 
-/** The demo's own view of a connection: the first of the monitor's 'dead' or Node's own events. */
+/** A connection is found when the monitor reports it dead; Node's own events are only noted. */
 function watch(c, socket) {
   c.socket = socket;
   bySocket.set(socket, c);
   c.address = `${socket.localAddress}:${socket.localPort} → ${socket.remoteAddress}:${socket.remotePort}`;
   c.foundPromise = new Promise((resolve) => { c.resolveFound = resolve; });
-  socket.on('error', (err) => found(c, 'node', reasonOfCode(err.code), err.code));
-  socket.on('close', () => {
-    c.closedAt = now();
-    found(c, 'node', 'closed', null);
-  });
+  // An application that reads its sockets gets the error on its own read too: it must listen.
+  socket.on('error', (err) => { c.nodeError = err.code; });
+  socket.on('close', () => { c.closedAt = now(); });
 }
 
 // ---- setting up ----
@@ -357,17 +348,14 @@ async function runCase(c) {
     say(c, `MISSED  not found within ${duration(now() - c.injectedAt)} (bound ${duration(c.bound)})`);
     return;
   }
-  const { at, by, reason, code } = c.found;
+  const { at, reason, code } = c.found;
   const after = at - c.injectedAt;
   const lost = c.probes.filter((p) => !p.answered).length;
   if (lost > 0) c.chartNote = `${lost} keepalive probe${lost > 1 ? 's' : ''} unanswered`;
-  const who = by === 'monitor' ? 'the monitor' : "Node's own read";
-  say(c, `FOUND  by ${who} after ${duration(after)}: ${reason}${code ? ` ${code}` : ''}; ` +
+  say(c, `FOUND  by the monitor after ${duration(after)}: ${reason}${code ? ` ${code}` : ''}; ` +
     `bound ${duration(c.bound)} (${c.boundText}), margin ${signed(c.bound - after)}`, at);
   for (const note of c.notes) say(c, `       ${note}`, at);
-  if (by === 'node') {
-    say(c, "       Node's own read got the error first; the monitor then forgot the socket without a 'dead' event", at);
-  }
+  if (c.nodeError) say(c, `       the application's own read met ${c.nodeError} as well (its 'error' listener)`, at);
   if (c.key === 'frozen') {
     // Thawed and ended at once: a stopped process must never outlive the demo.
     process.kill(c.peer.pid, 'SIGCONT');
@@ -436,7 +424,7 @@ async function main() {
           'ago: keepalive probes would have been ACKed too');
       }
     } catch {}
-    found(c, 'monitor', reason, error && error.code);
+    found(c, reason, error && error.code);
   });
 
   // A server application that reads its connections and never ends its side on its own.
@@ -501,9 +489,9 @@ async function main() {
     return { c, after, ok };
   });
   console.log('\nsummary');
-  const header = ['connection', 'fault', 'found by', 'reason', 'code', 'after', 'bound', 'margin', ''];
+  const header = ['connection', 'fault', 'reason', 'code', 'after', 'bound', 'margin', ''];
   const table = rows.map(({ c, after, ok }) => [
-    c.key, c.short, c.found ? c.found.by : '-', c.found ? c.found.reason : 'MISSED', c.found?.code ?? '-',
+    c.key, c.short, c.found ? c.found.reason : 'MISSED', c.found?.code ?? '-',
     after === null ? '-' : duration(after), duration(c.bound), after === null ? '-' : signed(c.bound - after),
     ok ? 'ok' : after === null ? 'MISSED' : after < 0 ? 'EARLY' : 'LATE',
   ]);
@@ -512,11 +500,6 @@ async function main() {
   const good = rows.filter((r) => r.ok).length;
   console.log(`${good} of ${rows.length} dead connections found within their bounds in ${duration(end)}` +
     `${blackhole.skipped ? ' (blackhole skipped)' : ''}.`);
-  const byNode = rows.filter((r) => r.c.found && r.c.found.by === 'node');
-  if (byNode.length > 0) {
-    console.log(`note: ${byNode.map((r) => r.c.key).join(', ')}: reported by Node's own read before the monitor ` +
-      "(the monitor emitted no 'dead' for them)");
-  }
 
   if (options.svg) {
     const svg = renderSvg({

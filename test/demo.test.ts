@@ -88,11 +88,11 @@ describe('npm run demo', function () {
 
     // The reason and error code each fault must produce.
     const expected: Record<string, RegExp> = {
-      fin: /FOUND .* after [\d.]+ m?s: peer-closed;/,
-      rst: /FOUND .* after [\d.]+ m?s: reset ECONNRESET;/,
+      fin: /FOUND\s+by the monitor after [\d.]+ m?s: peer-closed;/,
+      rst: /FOUND\s+by the monitor after [\d.]+ m?s: reset ECONNRESET;/,
       frozen: /FOUND\s+by the monitor after [\d.]+ m?s: heartbeat ERR_TCP_LIVENESS_HEARTBEAT;/,
       'close-wait': /FOUND\s+by the monitor after [\d.]+ m?s: peer-closed;/,
-      blackhole: /FOUND .* after [\d.]+ m?s: timeout ETIMEDOUT;/,
+      blackhole: /FOUND\s+by the monitor after [\d.]+ m?s: timeout ETIMEDOUT;/,
     };
     const skipped = line(out, 'blackhole', 'SKIPPED');
     if (blackholeRequired) assert.equal(skipped, undefined, `the blackhole case must run in CI:\n${out}`);

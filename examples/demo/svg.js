@@ -78,8 +78,7 @@ function renderSvg({ cases, end, settings }) {
       return;
     }
     const f = c.found;
-    const by = f ? (f.by === 'monitor' ? 'the monitor' : "Node's own read") : '';
-    out.push(text(16, y + 13, f ? `${f.reason}, found by ${by}` : 'not found', { size: 11, color: COLORS.muted }));
+    out.push(text(16, y + 13, f ? `${f.reason}, found by the monitor` : 'not found', { size: 11, color: COLORS.muted }));
     out.push(text(16, y + 26, f ? f.code ?? 'no error code' : '', { size: 11, color: COLORS.muted }));
 
     const injected = c.injectedAt;

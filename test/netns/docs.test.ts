@@ -1,4 +1,4 @@
-// The example in docs/testing.md runs as written, against the built package, as a user runs it.
+// The README's tcp-liveness/testing example runs as written, against the built package, as a user runs it.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { requireTestHosts } from './gate';
 
 const root = join(__dirname, '..', '..');
 
-describe('docs/testing.md', function () {
+describe('the README\'s tcp-liveness/testing example', function () {
   this.timeout(30_000);
 
   before(function () {
@@ -17,9 +17,9 @@ describe('docs/testing.md', function () {
 
   it('its example passes with node --test against the installed package', async () => {
     assert.ok(existsSync(join(root, 'dist', 'testing.js')), 'dist/ is built (npm run build:ts)');
-    const doc = readFileSync(join(root, 'docs', 'testing.md'), 'utf8');
-    const example = /```js\n([\s\S]*?)```/.exec(doc)?.[1];
-    assert.ok(example, 'the doc has a js example');
+    const doc = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]).find((js) => js.includes("'tcp-liveness/testing'"));
+    assert.ok(example, 'the README has a tcp-liveness/testing example');
     // A project that has installed tcp-liveness: node_modules/tcp-liveness is this package.
     const project = mkdtempSync(join(tmpdir(), 'tl-docs-'));
     try {
