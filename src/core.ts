@@ -257,53 +257,61 @@ interface Waiter {
   onAbort?: () => void;
 }
 
-// All waits on one fd share one registration (epoll takes an fd once per set).
+// All waits on one open socket share one registration: epoll takes a file once per set. Groups
+// are found by fd number, and the kernel says whether a group still stands for the file behind
+// that number now (re-arming it fails with ENOENT once its file was closed and the number reused).
 interface WaitGroup {
   id: number;
   fd: number;
-  target: Target;
   waiters: Set<Waiter>;
-  onClose?: () => void;
+  /** Sockets waited on through this group: their closing ends every wait in it. */
+  sockets: Set<net.Socket>;
+  onClose: () => void;
 }
 
 const ALWAYS = constants.EPOLLERR | constants.EPOLLHUP | constants.EPOLLRDHUP;
 let waitPoller: Poller | undefined;
 const groupsById = new Map<number, WaitGroup>();
-const groupsByTarget = new Map<Target, WaitGroup>();
 const groupsByFd = new Map<number, WaitGroup>();
 let nextGroupId = 1;
 
-/**
- * The group of another target that is this same open socket now (its fd number, a TLSSocket
- * over it): that target's registration is shared, since epoll takes an fd once per set and a
- * second add would fail with EEXIST.
- */
-function sameSocketGroup(fd: number): WaitGroup | undefined {
-  const group = groupsByFd.get(fd);
-  return group !== undefined && currentFd(group.target) === fd ? group : undefined;
-}
-
-function interest(group: WaitGroup): number {
-  let events = constants.EPOLLRDHUP | constants.EPOLLONESHOT;
+function interest(group: WaitGroup, extra = 0): number {
+  let events = constants.EPOLLRDHUP | constants.EPOLLONESHOT | extra;
   for (const w of group.waiters) events |= w.events;
   return events;
 }
 
-function settle(group: WaitGroup, waiter: Waiter): void {
-  group.waiters.delete(waiter);
+function unwait(waiter: Waiter): void {
   clearTimeout(waiter.timer);
   if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+}
+
+function settle(group: WaitGroup, waiter: Waiter): void {
+  group.waiters.delete(waiter);
+  unwait(waiter);
   if (group.waiters.size === 0) dropGroup(group, true);
 }
 
-function dropGroup(group: WaitGroup, fdStillOurs: boolean): void {
+/** Forgets a group; `registered`: its file may still be open, so take it out of the set. */
+function dropGroup(group: WaitGroup, registered: boolean): void {
   groupsById.delete(group.id);
-  groupsByTarget.delete(group.target);
-  if (groupsByFd.get(group.fd) === group) groupsByFd.delete(group.fd);
-  if (group.onClose) (group.target as net.Socket).off('close', group.onClose);
-  // The fd of a closed socket may already be someone else's: touch the set only while it's ours.
-  if (fdStillOurs && currentFd(group.target) === group.fd) waitPoller!.delete(group.fd);
+  for (const socket of group.sockets) socket.off('close', group.onClose);
+  if (groupsByFd.get(group.fd) === group) {
+    groupsByFd.delete(group.fd);
+    // Safe by number: a newer file behind it would have its own group in groupsByFd.
+    if (registered) waitPoller!.delete(group.fd);
+  }
   if (groupsById.size === 0) waitPoller!.ref(false);
+}
+
+/** Its file is gone (closed, maybe the number reused): every wait in it ends as invalid. */
+function endGroup(group: WaitGroup): void {
+  dropGroup(group, false);
+  for (const w of group.waiters) {
+    unwait(w);
+    w.resolve(toReadiness(constants.POLLNVAL));
+  }
+  group.waiters.clear();
 }
 
 function onWaitEvent(id: number, events: number): void {
@@ -318,6 +326,24 @@ function onWaitEvent(id: number, events: number): void {
   }
   // One-shot registrations disarm on delivery: re-arm for whoever still waits.
   if (group.waiters.size > 0) waitPoller!.modify(group.fd, group.id, interest(group));
+}
+
+/** The group standing for the file behind fd now, re-armed to also wake for `events`. */
+function joinGroup(fd: number, events: number): WaitGroup | number {
+  const known = groupsByFd.get(fd);
+  if (known !== undefined) {
+    const r = waitPoller!.modify(fd, known.id, interest(known, events));
+    if (r >= 0) return known;
+    endGroup(known); // its file was closed (ENOENT: the number is another file's now; EBADF: none)
+    if (failure(r).code !== 'ENOENT') return r;
+  }
+  const group: WaitGroup = { id: nextGroupId++, fd, waiters: new Set(), sockets: new Set(), onClose: () => endGroup(group) };
+  const r = waitPoller!.add(fd, group.id, constants.EPOLLRDHUP | constants.EPOLLONESHOT | events);
+  if (r < 0) return r;
+  groupsById.set(group.id, group);
+  groupsByFd.set(fd, group);
+  waitPoller!.ref(true);
+  return group;
 }
 
 /**
@@ -341,50 +367,26 @@ export function waitFor(target: Target, options: WaitOptions = {}): Promise<Read
       (readable || (!readable && !writable) ? constants.EPOLLIN : 0) | (writable ? constants.EPOLLOUT : 0);
 
     waitPoller ??= new Poller(onWaitEvent);
-    let group = groupsByTarget.get(target) ?? sameSocketGroup(fd);
-    const fresh = group === undefined;
-    if (group === undefined) {
-      group = { id: nextGroupId++, fd, target, waiters: new Set() };
-    }
-    const g = group;
+    const group = joinGroup(fd, events);
+    if (typeof group === 'number') return Promise.reject(failure(group));
     return new Promise<Readiness>((resolve, reject) => {
       const waiter: Waiter = { events, resolve, reject };
-      g.waiters.add(waiter);
-      const r = fresh ? waitPoller!.add(fd, g.id, interest(g)) : waitPoller!.modify(fd, g.id, interest(g));
-      if (r < 0) {
-        g.waiters.delete(waiter);
-        reject(failure(r));
-        return;
-      }
-      if (fresh) {
-        groupsById.set(g.id, g);
-        groupsByTarget.set(target, g);
-        groupsByFd.set(fd, g);
-        waitPoller!.ref(true);
-        if (target instanceof net.Socket) {
-          // Closing removes the fd from the epoll set by itself; report the wait as invalid.
-          g.onClose = () => {
-            dropGroup(g, false);
-            for (const w of g.waiters) {
-              clearTimeout(w.timer);
-              if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
-              w.resolve(toReadiness(constants.POLLNVAL));
-            }
-            g.waiters.clear();
-          };
-          target.once('close', g.onClose);
-        }
+      group.waiters.add(waiter);
+      if (target instanceof net.Socket && !group.sockets.has(target)) {
+        // Closing removes the fd from the epoll set by itself: the waits end as invalid.
+        group.sockets.add(target);
+        target.once('close', group.onClose);
       }
       if (timeout !== undefined) {
         waiter.timer = setTimeout(() => {
-          settle(g, waiter);
+          settle(group, waiter);
           resolve(readiness(target));
         }, timeout);
       }
       if (signal) {
         waiter.signal = signal;
         waiter.onAbort = () => {
-          settle(g, waiter);
+          settle(group, waiter);
           reject(signal.reason);
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });

@@ -296,6 +296,26 @@ describe('waitFor', () => {
     assert.equal((await w).invalid, true);
   });
 
+  it('a wait on an fd number whose file closed never captures the socket that reuses the number', async () => {
+    const a = await pausedPair();
+    const fdA = (a.local as unknown as { _handle: { fd: number } })._handle.fd;
+    const stale = waitFor(fdA, { readable: true, timeout: 10_000 }); // a raw fd: closing it is not seen
+    const server = await listen(net.createServer({ pauseOnConnect: true }));
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+    a.local.destroy();
+    const b = track(net.connect((server.address() as net.AddressInfo).port, '127.0.0.1'));
+    await once(b, 'connect');
+    assert.equal((b as unknown as { _handle: { fd: number } })._handle.fd, fdA, 'the test needs the number reused');
+    track((await accepted)[0]);
+    // B's wait finds the old registration gone (its file closed): the old wait ends as invalid...
+    const onB = waitFor(b, { writable: true, timeout: 5000 });
+    assert.equal((await stale).invalid, true);
+    // ...and B's own wait is registered for B's file and answers for it.
+    const r = await onB;
+    assert.equal(r.writable, true);
+    assert.equal(r.invalid, false);
+  });
+
   it('rejects bad options', async () => {
     const { client } = await pair();
     await assert.rejects(waitFor(client, { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
