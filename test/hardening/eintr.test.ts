@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { peek, readiness, waitFor } from '../../src';
+import { LivenessMonitor, peek, readiness, waitFor } from '../../src';
 import { cleanup, pausedPair, sleep } from '../helpers';
 
 /**
@@ -114,6 +114,30 @@ describe('hardening: waits interrupted by signals (EINTR)', function () {
       assert.ok(storm.received() >= 10, `only ${storm.received()} signals arrived`);
     } finally {
       await storm.stop();
+    }
+  });
+
+  it('a monitor under a storm of signals reports no healthy socket dead, and still finds the dead one', async () => {
+    const monitor = new LivenessMonitor({ heartbeat: { interval: 50, timeout: 100, send: (s) => s.write('?') } });
+    const healthy = await pausedPair();
+    healthy.remote.on('data', () => healthy.remote.write('!'));
+    const doomed = await pausedPair();
+    doomed.remote.on('data', () => {});
+    monitor.add(healthy.local).add(doomed.local, { heartbeat: false });
+    const deaths: string[] = [];
+    monitor.on('dead', (socket, reason) => deaths.push(`${socket === doomed.local ? 'doomed' : 'healthy'} ${reason}`));
+    const storm = await signalStorm(1);
+    try {
+      await sleep(500);
+      assert.deepEqual(deaths, []);
+      doomed.remote.end();
+      await sleep(100);
+      assert.deepEqual(deaths, ['doomed peer-closed']);
+      assert.ok(storm.received() >= 50, `only ${storm.received()} signals arrived`);
+      assert.ok(monitor.stats().heartbeats >= 3);
+    } finally {
+      await storm.stop();
+      monitor.close();
     }
   });
 });
