@@ -313,6 +313,37 @@ describe('LivenessMonitor', () => {
     assert.equal(a.local.listenerCount('close'), 0);
   });
 
+  it('never touches the fd number of a socket closed between the kernel\'s notification and its handling', async () => {
+    const m = monitor();
+    const c = await pausedPair();
+    const a = await pausedPair();
+    m.add(c.local).add(a.local);
+    const fdA = (a.local as unknown as { _handle: { fd: number } })._handle.fd;
+    let file = -1;
+    const deaths: Array<[string, DeadReason, string | undefined]> = [];
+    m.on('dead', (socket, reason, error) => {
+      deaths.push([socket === c.local ? 'c' : 'a', reason, (error as NodeJS.ErrnoException | null)?.code]);
+      if (socket === c.local) {
+        // A's FIN is already in the same batch; now A closes and its number goes to a file.
+        a.local.destroy();
+        file = fs.openSync(__filename, 'r');
+      }
+    });
+    c.remote.end();
+    a.remote.end();
+    // Hold the loop so both FINs are in the kernel before the monitor's one wakeup reads them.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    await until(() => deaths.length >= 1 && m.size === 0, 2000, 'both handled');
+    try {
+      assert.equal(file, fdA, 'the test needs the number reused');
+      // A confused monitor would have peeked the file (ENOTSOCK) and reported A dead with it.
+      assert.deepEqual(deaths, [['c', 'peer-closed', undefined]]);
+      assert.equal(m.has(a.local), false);
+    } finally {
+      fs.closeSync(file);
+    }
+  });
+
   it('10,000 sockets added and removed leave no listeners, no epoll registrations and no growth', async function () {
     this.timeout(60_000);
     const m = monitor({ heartbeat: { interval: 60_000, timeout: 1000, send: () => {} }, keepAlive: { idle: 30_000 } });
