@@ -5,9 +5,21 @@
 //                         live here, so the bench process keeps its fds for the near ends.
 //   floor run [--single-thread]
 //                         fd 3 is a connected TCP socket, fds 4.. more of them (inherited from the
-//                         bench). Reads requests "name batch batches" from stdin and answers each
-//                         with the ns per operation of every batch, timed as bench/index.js times
-//                         the JS rows; the bench asks in rounds, interleaved with its own batches.
+//                         bench, or from bench/monitor.js for the epoll-N and keepalive-N floors).
+//                         Reads requests "name batch batches" from stdin and answers each with the
+//                         ns per operation of every batch, timed as bench/index.js times the JS
+//                         rows; the bench asks in rounds, interleaved with its own batches.
+//   floor peer            the far ends of bench/monitor.js's monitored sockets, and the faults it
+//                         times. Reads commands from stdin until it closes:
+//                           connect PORT N  connect N more sockets to 127.0.0.1:PORT, one at a time
+//                                           (blocking); answers "connected TOTAL"
+//                           fin LPORT       shutdown(SHUT_WR) the socket whose local port is LPORT:
+//                                           the peer's FIN
+//                           rst LPORT       close it with SO_LINGER 0: an RST
+//                         and answers each fault with "fault LPORT T", T the CLOCK_MONOTONIC ns
+//                         taken just before the syscall. Node's process.hrtime.bigint() reads the
+//                         same clock (libuv's uv_hrtime), system-wide, so the bench subtracts the
+//                         two to get the latency from the fault to its 'dead' event.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +85,31 @@ static void op_poll(long i) {
   sink = n;
 }
 
+// epoll-N and keepalive-N: what LivenessMonitor add() + delete() cost the kernel, per socket, on
+// fds 4 .. 4+N-1. One operation is the whole set; the bench divides by N.
+static int epfd = -1;
+static void op_epoll(long i) {
+  (void)i;
+  for (int k = 0; k < npoll; k++) {
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = (uint64_t)k};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, POLL_BASE + k, &ev) != 0) die("epoll_ctl ADD");
+  }
+  for (int k = 0; k < npoll; k++)
+    if (epoll_ctl(epfd, EPOLL_CTL_DEL, POLL_BASE + k, NULL) != 0) die("epoll_ctl DEL");
+}
+static void op_keepalive(long i) {  // setKeepAlive with all five fields: four TCP options, then SO_KEEPALIVE
+  (void)i;
+  for (int k = 0; k < npoll; k++) {
+    int fd = POLL_BASE + k, v[5] = {120, 10, 3, 150000, 1};
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v[0], sizeof v[0]) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v[1], sizeof v[1]) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v[2], sizeof v[2]) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v[3], sizeof v[3]) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v[4], sizeof v[4]) != 0)
+      die("setsockopt");
+  }
+}
+
 static const struct {
   const char* name;
   void (*fn)(long);
@@ -118,17 +156,27 @@ static int run(int single_thread) {
       return 2;
     }
     void (*fn)(long) = NULL;
-    if (strncmp(name, "poll-", 5) == 0) {
-      // poll-N: a zero-timeout poll over fds 4 .. 4+N-1, asking what readiness() asks.
-      npoll = atoi(name + 5);
+    const char* dash = strchr(name, '-');
+    if (dash && (strncmp(name, "poll-", 5) == 0 || strncmp(name, "epoll-", 6) == 0 || strncmp(name, "keepalive-", 10) == 0)) {
+      // poll-N: a zero-timeout poll over fds 4 .. 4+N-1, asking what readiness() asks; epoll-N
+      // and keepalive-N: see op_epoll. The poll also proves the N fds are open.
+      npoll = atoi(dash + 1);
       free(pollfds);
       pollfds = calloc(npoll, sizeof *pollfds);
       for (int k = 0; k < npoll; k++) {
         pollfds[k].fd = POLL_BASE + k;
         pollfds[k].events = POLLIN | POLLOUT | POLLRDHUP;
       }
-      fn = op_poll;
-      fn(0);
+      fn = name[0] == 'p' ? op_poll : name[0] == 'e' ? op_epoll : op_keepalive;
+      if (fn == op_epoll && epfd < 0) {
+        // Watched by another epoll set, as LivenessMonitor's is by libuv's: the kernel then takes
+        // its slower, loop-checking path for every EPOLL_CTL_ADD.
+        int outer = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN};
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (outer < 0 || epfd < 0 || epoll_ctl(outer, EPOLL_CTL_ADD, epfd, &ev) != 0) die("epoll_create1");
+      }
+      op_poll(0);
       for (int k = 0; k < npoll; k++)
         if (pollfds[k].revents & POLLNVAL) {
           fprintf(stderr, "floor: fd %d is not open: %s needs %d inherited sockets\n", POLL_BASE + k, name, npoll);
@@ -165,9 +213,53 @@ static int serve(void) {
   }
 }
 
+static int peer(void) {
+  static int by_port[65536];  // fd + 1 of the socket with that local port; 0: none
+  char line[256], cmd[32];
+  long a, b;
+  int total = 0;
+  while (fgets(line, sizeof line, stdin)) {
+    int n = sscanf(line, "%31s %ld %ld", cmd, &a, &b);
+    if (n == 3 && strcmp(cmd, "connect") == 0) {
+      struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+      for (long k = 0; k < b; k++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        if (fd < 0 || connect(fd, (struct sockaddr*)&to, sizeof to) != 0 || getsockname(fd, (struct sockaddr*)&me, &len) != 0)
+          die("peer connect");
+        by_port[ntohs(me.sin_port)] = fd + 1;
+        total++;
+      }
+      printf("connected %d\n", total);
+    } else if (n == 2 && (strcmp(cmd, "fin") == 0 || strcmp(cmd, "rst") == 0) && a > 0 && a < 65536 && by_port[a]) {
+      int fd = by_port[a] - 1;
+      by_port[a] = 0;
+      double t;
+      if (cmd[0] == 'f') {
+        t = now_ns();
+        if (shutdown(fd, SHUT_WR) != 0) die("shutdown");
+        // The fd stays open: closing it now would answer the monitored end's own close with an RST.
+      } else {
+        struct linger hard = {.l_onoff = 1, .l_linger = 0};
+        if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard) != 0) die("setsockopt SO_LINGER");
+        t = now_ns();
+        close(fd);
+      }
+      printf("fault %ld %.0f\n", a, t);
+    } else {
+      fprintf(stderr, "floor: bad peer command %s", line);
+      return 2;
+    }
+    fflush(stdout);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "serve") == 0) return serve();
+  if (argc >= 2 && strcmp(argv[1], "peer") == 0) return peer();
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc >= 3 && strcmp(argv[2], "--single-thread") == 0);
-  fprintf(stderr, "usage: floor serve | floor run [--single-thread] (then \"name batch batches\" lines on stdin)\n");
+  fprintf(stderr, "usage: floor serve | floor run [--single-thread] (then \"name batch batches\" lines on stdin) | floor peer\n");
   return 2;
 }

@@ -10,18 +10,22 @@
 // each round), the first round a warm-up. The ratio is the median of the rounds' ratios; the
 // medians are over all batches. Timing all of ours, then all of theirs would measure the drift.
 //
+// The LivenessMonitor rows (add + delete, idle CPU, FIN/RST detection latency, memory per socket)
+// are measured by bench/monitor.js in a child process, after the rows above, and printed in the
+// same table: absolute values against absolute targets, a comparison where there is one.
+//
 // --quick: every row with tiny counts, to check the bench works (the numbers mean nothing).
 // --single-thread-floor: the C floor without its idle thread (see bench/floor.c), a floor no
 // Node process can reach: the kernel's fd lookup is cheaper for single-threaded processes.
 'use strict';
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync, fork, spawn } = require('node:child_process');
 const { once } = require('node:events');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { measurements, rows } = require('./rows');
+const { measurements, rows, monitorRows } = require('./rows');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -99,11 +103,20 @@ function fmt(ns) {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e4 ? `${(ns / 1e3).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
 }
 
+const UNITS = {
+  ns: fmt,
+  'cpu-ms': (ms) => `${ms.toFixed(2)} ms`,
+  B: (bytes) => `${bytes.toFixed(0)} B`,
+};
+
 function printTable(results) {
-  const head = ['operation', 'ours', 'median', 'vs', 'median', 'ratio', 'target', ''];
-  const lines = results.map((r) => [
-    r.op, r.ours, fmt(r.oursNs), r.theirs, fmt(r.theirsNs), r.ratio.toFixed(2), r.target, r.met ? 'met' : 'MISSED',
-  ]);
+  const head = ['operation', 'ours', 'value', 'vs', 'value', 'ratio', 'target', ''];
+  const lines = results.map((r) => r.unit === undefined
+    ? [r.op, r.ours, fmt(r.oursNs), r.theirs, fmt(r.theirsNs), r.ratio.toFixed(2), r.target, r.met ? 'met' : 'MISSED']
+    : [
+      r.op, r.ours, UNITS[r.unit](r.value), r.theirs, r.theirsValue === null ? '' : UNITS[r.unit](r.theirsValue),
+      r.ratio === null ? '' : r.ratio.toFixed(2), r.target, r.met === null ? '' : r.met ? 'met' : 'MISSED',
+    ]);
   const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
   const right = new Set([2, 4, 5]);
   const show = (l) => l.map((x, c) => (right.has(c) ? x.padStart(widths[c]) : x.padEnd(widths[c]))).join('  ').trimEnd();
@@ -112,8 +125,71 @@ function printTable(results) {
   for (const l of lines) console.log(show(l));
 }
 
+// bench/monitor.js in a child with --expose-gc and an fd budget of its own; resolves with what it measured.
+async function measureMonitor(exe) {
+  const child = fork(path.join(__dirname, 'monitor.js'), [exe, ...(quick ? ['--quick'] : [])], {
+    execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let measured = null;
+  child.on('message', (m) => { measured = m; });
+  const [code] = await once(child, 'exit');
+  if (code !== 0 || measured === null) throw new Error(`bench/monitor.js failed (exit code ${code})`);
+  return measured;
+}
+
+function monitorResults(m) {
+  return monitorRows.map((r) => {
+    const { ours, theirs = null } = r.pick(m);
+    const met = r.target.met === null ? null : r.target.met(ours, theirs, m);
+    return {
+      op: r.op, ours: r.ours, theirs: r.theirs, unit: r.unit, value: ours, theirsValue: theirs,
+      ratio: theirs === null ? null : ours / theirs, target: r.target.text, met,
+    };
+  });
+}
+
+function monitorNotes(m) {
+  const ad = m.addDelete;
+  const lat = (k) => `${m.latency[k].count} ${k.toUpperCase()}, max ${fmt(m.latency[k].max)}, ${JSON.stringify(m.latency[k].reasons)}` +
+    (m.latency[k].missed ? `, ${m.latency[k].missed} MISSED` : '');
+  const idle = (k) => m.idle[k].samples.map((v) => v.toFixed(2)).join(', ');
+  return [
+    `Monitor rows (bench/monitor.js, a process of its own): ${m.sockets} sockets accepted with pauseOnConnect, far ends in \`floor peer\`.`,
+    `  add + delete: batches of ${m.addDeleteBatch} sockets (all added, then all deleted), median of ${ad.bare.batches} batches;` +
+      ` the kernel's part alone (bench/floor.c, same fds): epoll_ctl ADD + DEL ${fmt(ad.floorEpoll.median)},` +
+      ` 5 setsockopt (keepAlive) ${fmt(ad.floorKeepAlive.median)} per socket.`,
+    `  idle CPU: process.cpuUsage() user + sys over ${m.windowMs} ms windows, median; windows (ms CPU): none ${idle('none')};` +
+      ` bare ${idle('bare')}; keepAlive + heartbeat ${idle('realistic')}. Each window starts once the process is quiet.`,
+    `  FIN/RST: one fault at a time, from the far end's CLOCK_MONOTONIC timestamp to 'dead': ${lat('fin')}; ${lat('rst')}.`,
+    `  memory: heapUsed and RSS after global.gc(), delta / ${m.sockets}; bare monitor: heap ${m.memory.bare.heap.toFixed(0)} B.` +
+      ` Not in RSS: the kernel's struct epitem per registration (${m.memory.kernelEpitem ?? '?'} B, slab eventpoll_epi) and its wait-queue entry.`,
+  ];
+}
+
 async function main() {
+  const loadBefore = os.loadavg();
   const exe = buildFloor();
+  const results = await measureCalls(exe);
+  const monitor = await measureMonitor(exe);
+  const all = [...results, ...monitorResults(monitor)];
+  const loadAfter = os.loadavg();
+  printTable(all);
+  const env = {
+    node: process.version, kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
+    quick, singleThreadFloor, rounds: ROUNDS - 1, batchesPerRound: PER_ROUND, date: new Date().toISOString(),
+    loadavg: { before: loadBefore, after: loadAfter },
+  };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: all, monitor }, null, 2)}\n`);
+  const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Call rows: time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
+    ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back.`);
+  for (const line of monitorNotes(monitor)) console.log(line);
+  console.log(`Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${env.cpus} CPUs. Written to ${path.relative(process.cwd(), out)}`);
+}
+
+// The call rows: each against its comparison, on sockets whose far ends live in `floor serve`.
+async function measureCalls(exe) {
   const server = spawn(exe, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const port = await readline.createInterface({ input: server.stdout })[Symbol.asyncIterator]().next();
@@ -125,7 +201,7 @@ async function main() {
     const ctx = { socket, sockets };
     const floor = startFloor(exe, ctx);
     try {
-      await measureRows(ctx, floor, used);
+      return await measureRows(ctx, floor, used);
     } finally {
       floor.close();
       for (const s of [socket, ...sockets]) s.destroy();
@@ -153,7 +229,7 @@ async function measureRows(ctx, floor, used) {
       stats[k].ratios.push(median(ours) / median(theirs));
     }
   }
-  const results = rows.map((r, k) => {
+  return rows.map((r, k) => {
     const { ours, theirs, ratios } = stats[k];
     const ratio = median(ratios);
     return {
@@ -162,15 +238,6 @@ async function measureRows(ctx, floor, used) {
       target: r.target.text, met: ratio <= r.target.max,
     };
   });
-  printTable(results);
-  const env = {
-    node: process.version, kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
-    quick, singleThreadFloor, rounds: ROUNDS - 1, batchesPerRound: PER_ROUND, date: new Date().toISOString(),
-  };
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: results }, null, 2)}\n`);
-  console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
-    ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back. Written to ${path.relative(process.cwd(), out)}`);
 }
 
 main().catch((err) => {
