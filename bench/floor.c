@@ -16,7 +16,8 @@
 //                           fin LPORT       shutdown(SHUT_WR) the socket whose local port is LPORT:
 //                                           the peer's FIN
 //                           rst LPORT       close it with SO_LINGER 0: an RST
-//                         and answers each fault with "fault LPORT T", T the CLOCK_MONOTONIC ns
+//                           ping LPORT      write one byte on it: the control, a wakeup for Node itself
+//                         and answers each with "fault LPORT T", T the CLOCK_MONOTONIC ns
 //                         taken just before the syscall. Node's process.hrtime.bigint() reads the
 //                         same clock (libuv's uv_hrtime), system-wide, so the bench subtracts the
 //                         two to get the latency from the fault to its 'dead' event.
@@ -232,6 +233,10 @@ static int peer(void) {
         total++;
       }
       printf("connected %d\n", total);
+    } else if (n == 2 && strcmp(cmd, "ping") == 0 && a > 0 && a < 65536 && by_port[a]) {
+      double t = now_ns();
+      if (write(by_port[a] - 1, "x", 1) != 1) die("write");
+      printf("fault %ld %.0f\n", a, t);
     } else if (n == 2 && (strcmp(cmd, "fin") == 0 || strcmp(cmd, "rst") == 0) && a > 0 && a < 65536 && by_port[a]) {
       int fd = by_port[a] - 1;
       by_port[a] = 0;

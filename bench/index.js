@@ -161,6 +161,8 @@ function monitorNotes(m) {
     `  idle CPU: process.cpuUsage() user + sys over ${m.windowMs} ms windows, median; windows (ms CPU): none ${idle('none')};` +
       ` bare ${idle('bare')}; keepAlive + heartbeat ${idle('realistic')}. Each window starts once the process is quiet.`,
     `  FIN/RST: one fault at a time, from the far end's CLOCK_MONOTONIC timestamp to 'dead': ${lat('fin')}; ${lat('rst')}.`,
+    `  control, between faults: the far end writes a byte, Node's own 'data' event (nothing of ours on the path):` +
+      ` p50 ${fmt(m.latency.control.p50)}, p99 ${fmt(m.latency.control.p99)}, max ${fmt(m.latency.control.max)} (${m.latency.control.count}): the machine's wakeup cost now.`,
     `  memory: heapUsed and RSS after global.gc(), delta / ${m.sockets}; bare monitor: heap ${m.memory.bare.heap.toFixed(0)} B.` +
       ` Not in RSS: the kernel's struct epitem per registration (${m.memory.kernelEpitem ?? '?'} B, slab eventpoll_epi) and its wait-queue entry.`,
   ];

@@ -247,17 +247,50 @@ async function measureIdle(sockets) {
 // one fault at a time, the next only after the last was reported (and FAULT_GAP ms more), so each
 // latency is one detection on an otherwise idle process, never a queue. The monitor watches every
 // socket; FIN on FAULTS of them, RST on FAULTS others.
+//
+// The control, timed the same way between faults: from the far end's write of one byte to Node's
+// own 'data' event on a socket it reads (the last one, never faulted). Nothing of ours is on that
+// path, so it is what this machine's scheduling costs any wakeup right now: on a loaded machine a
+// tail in both is the machine, a tail in the faults alone would be the monitor.
 async function measureLatency(sockets, portOf, ask) {
   const monitor = watchAll(sockets, monitorConfigs.realistic);
-  const deaths = new Map(); // port → { at, reason }
+  const arrivals = new Map(); // port → { at, reason }
   let waiting = null;
-  monitor.on('dead', (socket, reason) => {
-    const at = Number(process.hrtime.bigint());
-    const port = portOf.get(socket);
-    deaths.set(port, { at, reason });
+  const arrived = (port, reason) => {
+    arrivals.set(port, { at: Number(process.hrtime.bigint()), reason });
     if (waiting && waiting.port === port) waiting.resolve();
+  };
+  monitor.on('dead', (socket, reason) => arrived(portOf.get(socket), reason));
+  const control = sockets.at(-1);
+  const controlPort = portOf.get(control);
+  control.on('data', () => arrived(controlPort, 'data'));
+  control.resume();
+  // One request to the far end; resolves with the latency (ns) and what arrived, or null if nothing did in time.
+  const inject = async (command, port) => {
+    arrivals.delete(port);
+    const reported = new Promise((resolve) => { waiting = { port, resolve }; });
+    const [word, faultPort, at] = (await ask(`${command} ${port}`)).split(' ');
+    if (word !== 'fault' || Number(faultPort) !== port) throw new Error(`bench/floor.c peer: unexpected answer to ${command} ${port}`);
+    let timer;
+    await Promise.race([reported, new Promise((resolve) => { timer = setTimeout(resolve, DETECT_LIMIT); })]);
+    clearTimeout(timer);
+    waiting = null;
+    const arrival = arrivals.get(port);
+    await sleep(FAULT_GAP);
+    return arrival ? { ns: arrival.at - Number(at), reason: arrival.reason } : null;
+  };
+  const summary = (latencies, missed, reasons) => ({
+    p50: latencies.length ? quantile(latencies, 0.5) : Infinity,
+    p99: latencies.length && !missed ? quantile(latencies, 0.99) : Infinity,
+    max: latencies.length ? Math.max(...latencies) : Infinity,
+    min: latencies.length ? Math.min(...latencies) : Infinity,
+    count: latencies.length,
+    missed,
+    reasons,
   });
   const result = {};
+  const controls = [];
+  let controlMissed = 0;
   try {
     let next = 0;
     for (const kind of ['fin', 'rst']) {
@@ -265,33 +298,23 @@ async function measureLatency(sockets, portOf, ask) {
       const reasons = {};
       let missed = 0;
       for (let k = 0; k < FAULTS; k++) {
-        const port = portOf.get(sockets[next++]);
-        const dead = new Promise((resolve) => { waiting = { port, resolve }; });
-        const [word, faultPort, at] = (await ask(`${kind} ${port}`)).split(' ');
-        if (word !== 'fault' || Number(faultPort) !== port) throw new Error(`bench/floor.c peer: unexpected answer to ${kind} ${port}`);
-        let timer;
-        await Promise.race([dead, new Promise((resolve) => { timer = setTimeout(resolve, DETECT_LIMIT); })]);
-        clearTimeout(timer);
-        waiting = null;
-        const death = deaths.get(port);
-        if (!death) missed++;
+        const found = await inject(kind, portOf.get(sockets[next++]));
+        if (!found) missed++;
         else {
-          latencies.push(death.at - Number(at));
-          reasons[death.reason] = (reasons[death.reason] ?? 0) + 1;
+          latencies.push(found.ns);
+          reasons[found.reason] = (reasons[found.reason] ?? 0) + 1;
         }
-        await sleep(FAULT_GAP);
+        if (k % 2 === 0) {
+          const echo = await inject('ping', controlPort);
+          if (echo) controls.push(echo.ns);
+          else controlMissed++;
+        }
       }
-      result[kind] = {
-        p50: latencies.length ? quantile(latencies, 0.5) : Infinity,
-        p99: latencies.length && !missed ? quantile(latencies, 0.99) : Infinity,
-        max: latencies.length ? Math.max(...latencies) : Infinity,
-        min: latencies.length ? Math.min(...latencies) : Infinity,
-        count: latencies.length,
-        missed,
-        reasons,
-      };
+      result[kind] = summary(latencies, missed, reasons);
       log(`${kind}: p50 ${(result[kind].p50 / 1e3).toFixed(1)} µs, p99 ${(result[kind].p99 / 1e3).toFixed(1)} µs, ${JSON.stringify(reasons)}`);
     }
+    result.control = summary(controls, controlMissed, { data: controls.length });
+    log(`control (Node's own 'data'): p50 ${(result.control.p50 / 1e3).toFixed(1)} µs, p99 ${(result.control.p99 / 1e3).toFixed(1)} µs`);
   } finally {
     monitor.close();
   }
