@@ -308,7 +308,10 @@ export class LivenessMonitor extends EventEmitter {
   #addServer(server: net.Server, config: Config): void {
     if (this.#servers.has(server)) return;
     const onConnection = (socket: net.Socket) => {
-      if (!this.#closed && !socket.destroyed) this.#addSocket(socket, config, true);
+      // net.createServer({ keepAlive: true }) re-tunes each accepted socket before 'connection',
+      // overwriting what it inherited from the listener: then the settings are applied again.
+      const inherited = !(server as net.Server & { keepAlive?: boolean }).keepAlive;
+      if (!this.#closed && !socket.destroyed) this.#addSocket(socket, config, inherited);
     };
     const onClose = () => this.#dropServer(server);
     const record: { onConnection: typeof onConnection; onClose: typeof onClose; onListening?: () => void } = {

@@ -214,6 +214,14 @@ describe('LivenessMonitor', () => {
     assert.equal((await death).socket, peer);
   });
 
+  it('keeps its settings on a server made with keepAlive: true, which re-tunes every accepted socket', async () => {
+    const m = monitor({ keepAlive: { idle: 20_000, interval: 3000, count: 3 } });
+    const server = await listen(net.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }));
+    m.add(server);
+    const { peer } = await pair(server);
+    assert.deepEqual(getKeepAlive(peer), { enable: true, idle: 20_000, interval: 3000, count: 3, userTimeout: 0 });
+  });
+
   it('per-socket options override the monitor and can turn a mechanism off', async () => {
     const m = monitor({ heartbeat: { interval: 100, timeout: 100, send: (s) => s.write('?') } });
     const { local, remote } = await pausedPair();
