@@ -17,9 +17,27 @@ function expectations(code: string): string[] {
 }
 
 const squash = (s: string) => s.replace(/\s+/g, '');
+// TypeScript samples are ES modules with top-level await, run through tsx from a file inside the
+// package (so 'tcp-liveness' resolves to it, as it would from node_modules).
+const tsSamples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 
 describe('README samples', () => {
-  it('has samples to run', () => assert.ok(samples.length >= 2));
+  it('has samples to run', () => assert.ok(samples.length >= 2 && tsSamples.length >= 1));
+
+  tsSamples.forEach((code, i) => {
+    it(`TypeScript sample ${i + 1} runs and prints what it says`, () => {
+      const file = path.join(root, `.readme-sample-${process.pid}-${i}.mts`);
+      fs.writeFileSync(file, code);
+      try {
+        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+        for (const expected of expectations(code)) {
+          assert.ok(squash(out).includes(squash(expected)), `expected ${expected} in:\n${out}`);
+        }
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    });
+  });
 
   samples.forEach((code, i) => {
     it(`sample ${i + 1} runs and prints what it says`, () => {
