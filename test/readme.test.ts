@@ -13,7 +13,7 @@ const samples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
 
 /** `console.log(x); // printed text` lines: the text (after an optional "label: ") must be printed. */
 function expectations(code: string): string[] {
-  return [...code.matchAll(/console\.log\(.*\);\s*\/\/ (?:[a-z ]+: )?(.*)$/gm)].map((m) => m[1]);
+  return [...code.matchAll(/console\.log\(.*\);[ \t]*\/\/ (?:[a-z ]+: )?(.*)$/gm)].map((m) => m[1]);
 }
 
 const squash = (s: string) => s.replace(/\s+/g, '');
