@@ -176,25 +176,26 @@ function revents(word: number): number {
   return littleEndian ? word >>> 16 : word & 0xffff;
 }
 
-// Every Readiness there can be, made once and frozen: a batch over 10k sockets allocates none.
-const READINESS_BITS = [
-  constants.POLLIN, constants.POLLOUT, constants.POLLRDHUP, constants.POLLHUP, constants.POLLERR, constants.POLLNVAL,
-];
-const READINESS: readonly Readiness[] = Array.from({ length: 1 << READINESS_BITS.length }, (_, i) =>
-  Object.freeze({
-    readable: (i & 1) !== 0,
-    writable: (i & 2) !== 0,
-    peerClosed: (i & 4) !== 0,
-    hangup: (i & 8) !== 0,
-    error: (i & 16) !== 0,
-    invalid: (i & 32) !== 0,
-  }));
+// Every Readiness there can be, made once and frozen, found by a 7-bit index of the event bits
+// (the six low poll bits, and POLLRDHUP as bit 6): a batch over 10k sockets allocates none.
+function readinessIndex(events: number): number {
+  return (events & 0x3f) | (events & constants.POLLRDHUP ? 0x40 : 0);
+}
+const READINESS: readonly Readiness[] = Array.from({ length: 128 }, (_, i) => {
+  const events = (i & 0x3f) | (i & 0x40 ? constants.POLLRDHUP : 0);
+  return Object.freeze({
+    readable: (events & constants.POLLIN) !== 0,
+    writable: (events & constants.POLLOUT) !== 0,
+    peerClosed: (events & constants.POLLRDHUP) !== 0,
+    hangup: (events & constants.POLLHUP) !== 0,
+    error: (events & constants.POLLERR) !== 0,
+    invalid: (events & constants.POLLNVAL) !== 0,
+  });
+});
 
 /** The (shared, frozen) Readiness for poll/epoll event bits. */
 export function toReadiness(events: number): Readiness {
-  let i = 0;
-  for (let b = 0; b < READINESS_BITS.length; b++) if (events & READINESS_BITS[b]) i |= 1 << b;
-  return READINESS[i];
+  return READINESS[readinessIndex(events)];
 }
 
 function pollOnce(count: number): void {
