@@ -73,18 +73,19 @@ function load(): Native {
 
 export const native: Native = load();
 // A plain copy: the object N-API built is in dictionary mode (too many keyed stores), and
-// every constants.X read from it is a slow lookup; readiness() makes six per socket.
+// every constants.X read from it is a slow lookup on a hot path.
 export const constants: Constants = { ...native.constants };
 
-/**
- * Returns r when it is a result; throws the Error a failure code stands for. `getOption` and
- * `setOption` name the option themselves, since the native side only knows it by number.
- */
-export function check(r: number, option?: string): number {
+/** Returns r when it is a result; throws the Error a failure code stands for. */
+export function check(r: number): number {
   if (r >= 0) return r;
-  throw failure(r, option);
+  throw failure(r);
 }
 
+/**
+ * The Error a failure code stands for. `option` names the option when the native side only knows
+ * it by number (`getOption`, `setOption`).
+ */
 export function failure(r: number, option?: string): NodeJS.ErrnoException {
   const code = -r;
   const errno = Math.floor(code / constants.SITES);
