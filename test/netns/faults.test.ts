@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { getKeepAlive, LivenessMonitor, setKeepAlive, tcpInfo, type KeepAliveOptions, type MonitorOptions } from '../../src';
 import {
   assertDies, assertStaysAlive, createTestNetwork, keepAliveBound, lastHeard, liveNamespaces, waitForDeath,
-  type Death, type TestNetwork,
+  type AssertDiesOptions, type Death, type TestNetwork,
 } from '../../src/testing';
 import { sleep, until } from '../helpers';
 import { requireTestHosts } from './gate';
@@ -67,6 +67,21 @@ function record(caseName: string, death: Death | null, took: number, bound: stri
 /** A connection from `a` (this process, paused: only the monitor looks at it) to `b`'s agent. */
 async function connect(network: TestNetwork, port: number) {
   return network.a.connect(port, { pauseOnConnect: true });
+}
+
+/** A paused socket in host a, connected to a peer in host b that reads and drops. */
+async function sinkConnection(network: TestNetwork) {
+  const peer = await network.b.serve({ behavior: 'sink' });
+  const socket = await connect(network, peer.port);
+  return { socket, remote: await peer.accepted(socket) };
+}
+
+/** Watches `socket`, does `fault`, and expects the death it causes within TOLERANCE of it. */
+async function diesAtOnce(socket: net.Socket, expected: Pick<AssertDiesOptions, 'reason' | 'code'>, fault: () => Promise<unknown>) {
+  const m = monitor().add(socket);
+  const since = performance.now();
+  const [death] = await Promise.all([assertDies(socket, { monitor: m, ...expected, since, within: TOLERANCE }), fault()]);
+  return death;
 }
 
 /** Agents this process started that are still alive (not zombies waiting to be reaped). */
@@ -133,15 +148,8 @@ describe('every way a connection dies is caught (network namespaces)', function 
   });
 
   fault('1. a peer FIN is reported as peer-closed and the CLOSE_WAIT socket is freed', () => withNetwork(async (network) => {
-    const peer = await network.b.serve({ behavior: 'sink' });
-    const socket = await connect(network, peer.port);
-    const remote = await peer.accepted(socket);
-    const m = monitor().add(socket);
-    const since = performance.now();
-    const [death] = await Promise.all([
-      assertDies(socket, { monitor: m, reason: 'peer-closed', code: null, since, within: TOLERANCE }),
-      remote.end(),
-    ]);
+    const { socket, remote } = await sinkConnection(network);
+    const death = await diesAtOnce(socket, { reason: 'peer-closed', code: null }, () => remote.end());
     record('1 peer closes (FIN)', death, death.elapsed, `<= ${TOLERANCE} after the FIN`);
     assert.equal(death.via, 'monitor');
     assert.equal(death.tcp?.state, 'CLOSE_WAIT', 'it was in CLOSE_WAIT when reported');
@@ -157,15 +165,8 @@ describe('every way a connection dies is caught (network namespaces)', function 
   }));
 
   fault('2. a peer reset is reported as reset with ECONNRESET', () => withNetwork(async (network) => {
-    const peer = await network.b.serve({ behavior: 'sink' });
-    const socket = await connect(network, peer.port);
-    const remote = await peer.accepted(socket);
-    const m = monitor().add(socket);
-    const since = performance.now();
-    const [death] = await Promise.all([
-      assertDies(socket, { monitor: m, reason: 'reset', code: 'ECONNRESET', since, within: TOLERANCE }),
-      remote.reset(),
-    ]);
+    const { socket, remote } = await sinkConnection(network);
+    const death = await diesAtOnce(socket, { reason: 'reset', code: 'ECONNRESET' }, () => remote.reset());
     record('2 peer resets (RST)', death, death.elapsed, `<= ${TOLERANCE} after the RST`);
     assert.equal(death.via, 'monitor');
   }));
@@ -189,9 +190,7 @@ describe('every way a connection dies is caught (network namespaces)', function 
   }));
 
   fault(`4. a peer host that vanishes while idle is reported as timeout, ETIMEDOUT, at idle + interval × count`, () => withNetwork(async (network) => {
-    const peer = await network.b.serve({ behavior: 'sink' });
-    const socket = await connect(network, peer.port);
-    await peer.accepted(socket);
+    const { socket } = await sinkConnection(network);
     const m = monitor({ keepAlive: KEEPALIVE }).add(socket);
     const heard = lastHeard(socket);
     await network.b.blackhole();
