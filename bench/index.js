@@ -26,6 +26,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { measurements, rows, monitorRows } = require('./rows');
+const { quantile, median } = require('./stats');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -38,12 +39,6 @@ const ROUNDS = quick ? 2 : 21; // the first is a warm-up
 const PER_ROUND = quick ? 2 : 5; // batches of each side per round
 const batchOf = (m) => (quick ? Math.max(1, Math.ceil(m.batch / 100)) : m.batch);
 
-function quantile(values, q) {
-  const s = [...values].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  return s[Math.floor(at)] + (s[Math.ceil(at)] - s[Math.floor(at)]) * (at - Math.floor(at));
-}
-const median = (values) => quantile(values, 0.5);
 
 // A timing loop of its own for each operation: V8 then sees one op at the call site and can
 // inline it, as in a caller's own loop (one shared loop would see every op and call each).

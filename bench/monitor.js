@@ -18,6 +18,7 @@ const net = require('node:net');
 const readline = require('node:readline');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { LivenessMonitor } = require('..');
+const { quantile, median } = require('./stats');
 
 const [exe] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const quick = process.argv.includes('--quick');
@@ -49,12 +50,6 @@ const monitorConfigs = {
 
 const log = (msg) => process.stderr.write(`bench/monitor.js: ${msg}\n`);
 
-function quantile(values, q) {
-  const s = [...values].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  return s[Math.floor(at)] + (s[Math.ceil(at)] - s[Math.floor(at)]) * (at - Math.floor(at));
-}
-const median = (values) => quantile(values, 0.5);
 
 async function main() {
   const sockets = [];

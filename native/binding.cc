@@ -2,21 +2,16 @@
 // returns a number (>= 0 a result, < 0 a TL_FAIL code that src/binding.ts turns into an Error)
 // and checks its arguments only as a cheap backstop: validation proper is TypeScript's.
 #include <napi.h>
-#include <poll.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <unordered_set>
 
 #include "liveness.h"
-
-#ifdef __linux__
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#endif
+#include "tcp_info.h"
 
 namespace {
 
@@ -91,12 +86,13 @@ bool ToSetting(const Napi::Value& v, int* out) {
 // view on a SharedArrayBuffer, and a failure there left a pending exception and a pointer of
 // just the byte offset. A detached view has no data and is refused.
 template <typename T>
-T* TypedData(const Napi::Value& v, napi_typedarray_type type, size_t min_length) {
+T* TypedData(const Napi::Value& v, napi_typedarray_type type, size_t min_length, size_t* length_out = nullptr) {
   napi_typedarray_type actual;  // napi_get_typedarray_info refuses anything but a typed array
   size_t length = 0;
   void* data = nullptr;
   if (napi_get_typedarray_info(v.Env(), v, &actual, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
   if (actual != type || length < min_length || data == nullptr) return nullptr;
+  if (length_out != nullptr) *length_out = length;
   return static_cast<T*>(data);
 }
 
@@ -160,7 +156,6 @@ Napi::Value GetOption(const Napi::CallbackInfo& info) {
 // poll(pollfds, count): pollfds is an Int32Array laid out as struct pollfd (fd, events|revents)
 // that the kernel reads and writes in place: one crossing, one syscall, no copy.
 Napi::Value Poll(const Napi::CallbackInfo& info) {
-  static_assert(sizeof(struct pollfd) == 8, "struct pollfd is two 32-bit words");
   int64_t count;
   if (!ToInt(info[1], 0, INT32_MAX / 2, &count))
     return Fail(info.Env(), "poll(Int32Array, count) expected");
@@ -178,12 +173,10 @@ Napi::Value Peek(const Napi::CallbackInfo& info) {
 // Copies struct tcp_info into a Uint8Array; returns how many bytes the kernel filled.
 Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
   int fd;
-  if (!ToFd(info[0], &fd) || !info[1].IsTypedArray())
-    return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
-  auto array = info[1].As<Napi::TypedArray>();
-  uint8_t* data = TypedData<uint8_t>(info[1], napi_uint8_array, 1);
-  if (data == nullptr) return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
-  return Napi::Number::New(info.Env(), tl_tcp_info(fd, data, array.ElementLength()));
+  size_t length = 0;
+  uint8_t* data = TypedData<uint8_t>(info[1], napi_uint8_array, 1, &length);
+  if (!ToFd(info[0], &fd) || data == nullptr) return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
+  return Napi::Number::New(info.Env(), tl_tcp_info(fd, data, length));
 }
 
 // ---- pollers ----
@@ -194,7 +187,7 @@ void OnHandleClosed(uv_handle_t* h) {
   Poller* p = static_cast<Poller*>(h->data);
   p->handle_closed = true;
   EnvState* state = p->state;
-  if (p->epfd >= 0) close(p->epfd);  // ours: opened by tl_poller_create
+  if (p->epfd >= 0) tl_poller_close(p->epfd);  // ours: opened by tl_poller_create
   p->epfd = -1;
   state->pollers.erase(p);
   if (state->tearing_down && state->pollers.empty()) {
@@ -224,7 +217,7 @@ void OnReadable(uv_poll_t* h, int status, int) {
       data == nullptr || length < 2) {
     uv_poll_stop(&p->handle);  // nowhere to put events: stop, rather than wake for them forever
   } else {
-    int n = tl_poller_drain(p->epfd, static_cast<double*>(data), static_cast<int>(std::min<size_t>(length / 2, 256)));
+    int n = tl_poller_drain(p->epfd, static_cast<double*>(data), static_cast<int>(std::min<size_t>(length / 2, TL_POLLER_BATCH)));
     if (n > 0 && napi_get_reference_value(env, napi_ref(p->callback), &fn) == napi_ok && fn != nullptr &&
         napi_create_double(env, n, &count) == napi_ok && napi_get_global(env, &global) == napi_ok &&
         napi_make_callback(env, p->context, global, fn, 1, &count, &result) != napi_ok) {
@@ -259,9 +252,9 @@ void FinalizePoller(napi_env, Poller* p) {
 
 Poller* ToPoller(const Napi::Value& v) {
   if (!v.IsExternal()) return nullptr;
-  bool ours = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kPollerTag, &ours) != napi_ok || !ours) return nullptr;
-  Poller* p = v.As<Napi::External<Poller>>().Data();
+  auto external = v.As<Napi::External<Poller>>();
+  if (!external.CheckTypeTag(&kPollerTag)) return nullptr;
+  Poller* p = external.Data();
   return p->closing ? nullptr : p;
 }
 
@@ -284,7 +277,7 @@ Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
   if (epfd < 0) return Napi::Number::New(env, epfd);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    close(epfd);
+    tl_poller_close(epfd);
     return Fail(env, "no event loop");
   }
   Poller* p = new Poller();
@@ -292,7 +285,7 @@ Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
   p->env = env;
   p->state = state;
   if (uv_poll_init(loop, &p->handle, epfd) != 0) {
-    close(epfd);
+    tl_poller_close(epfd);
     delete p;
     return Fail(env, "uv_poll_init failed on the epoll fd");
   }
@@ -304,7 +297,7 @@ Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
   uv_poll_start(&p->handle, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(&p->handle));
   auto external = Napi::External<Poller>::New(env, p, FinalizePoller);
-  if (napi_type_tag_object(env, external, &kPollerTag) != napi_ok) {
+  if (napi_type_tag_object(env, external, &kPollerTag) != napi_ok) {  // Napi's TypeTag would throw instead
     CloseNow(p);
     return Fail(env, "could not tag the poller");
   }
@@ -353,37 +346,53 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
   for (Poller* p : open) CloseNow(p);
 }
 
-Napi::Object Constants(Napi::Env env) {
+Napi::Object ConstantsOf(Napi::Env env, const tl_constant* table) {
   Napi::Object c = Napi::Object::New(env);
-  c["POLLIN"] = static_cast<double>(POLLIN);
-  c["POLLOUT"] = static_cast<double>(POLLOUT);
-  c["POLLERR"] = static_cast<double>(POLLERR);
-  c["POLLHUP"] = static_cast<double>(POLLHUP);
-  c["POLLNVAL"] = static_cast<double>(POLLNVAL);
-  c["SITES"] = static_cast<double>(TL_SITES);
-#ifdef __linux__
-  c["POLLRDHUP"] = static_cast<double>(POLLRDHUP);
-  c["EPOLL_CTL_ADD"] = static_cast<double>(EPOLL_CTL_ADD);
-  c["EPOLL_CTL_DEL"] = static_cast<double>(EPOLL_CTL_DEL);
-  c["EPOLL_CTL_MOD"] = static_cast<double>(EPOLL_CTL_MOD);
-  c["EPOLLIN"] = static_cast<double>(EPOLLIN);
-  c["EPOLLOUT"] = static_cast<double>(EPOLLOUT);
-  c["EPOLLERR"] = static_cast<double>(EPOLLERR);
-  c["EPOLLHUP"] = static_cast<double>(EPOLLHUP);
-  c["EPOLLRDHUP"] = static_cast<double>(EPOLLRDHUP);
-  c["EPOLLONESHOT"] = static_cast<double>(EPOLLONESHOT);
-  c["SOL_SOCKET"] = static_cast<double>(SOL_SOCKET);
-  c["IPPROTO_TCP"] = static_cast<double>(IPPROTO_TCP);
-  c["SO_KEEPALIVE"] = static_cast<double>(SO_KEEPALIVE);
-  c["SO_RCVBUF"] = static_cast<double>(SO_RCVBUF);
-  c["SO_SNDBUF"] = static_cast<double>(SO_SNDBUF);
-  c["TCP_NODELAY"] = static_cast<double>(TCP_NODELAY);
-  c["TCP_KEEPIDLE"] = static_cast<double>(TCP_KEEPIDLE);
-  c["TCP_KEEPINTVL"] = static_cast<double>(TCP_KEEPINTVL);
-  c["TCP_KEEPCNT"] = static_cast<double>(TCP_KEEPCNT);
-  c["TCP_USER_TIMEOUT"] = static_cast<double>(TCP_USER_TIMEOUT);
-#endif
+  for (const tl_constant* k = table; k->name != nullptr; k++) c[k->name] = static_cast<double>(k->value);
   return c;
+}
+
+// The site table, indexed by site code (TL_SITE_READ set: the getsockopt of a setsockopt
+// site): [syscall, option or undefined]. Its length is the modulus of failure codes.
+Napi::Array Sites(Napi::Env env) {
+  static_assert(TL_SITE_SOCKOPT < TL_SITE_READ && 2 * TL_SITE_READ == TL_SITES, "site codes fit the modulus");
+  struct Site {
+    const char* syscall;
+    const char* option;
+  };
+#define TL_SITE_ROW(name, syscall, option) {syscall, option},
+  static const Site table[] = {TL_SITE_TABLE(TL_SITE_ROW)};
+#undef TL_SITE_ROW
+  auto pair = [&](const char* syscall, Napi::Value option) {
+    Napi::Array row = Napi::Array::New(env, 2);
+    row[0u] = syscall;
+    row[1u] = option;
+    return row;
+  };
+  Napi::Array sites = Napi::Array::New(env, TL_SITES);
+  for (uint32_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    Napi::Value option = table[i].option ? Napi::Value(Napi::String::New(env, table[i].option)) : env.Undefined();
+    sites[i] = pair(table[i].syscall, option);
+    if (std::strstr(table[i].syscall, "sockopt") != nullptr) sites[i + TL_SITE_READ] = pair("getsockopt", option);
+  }
+  return sites;
+}
+
+// { field: [offset, size] } for every struct tcp_info field TypeScript reads (native/tcp_info.h).
+Napi::Object TcpInfoLayout(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  auto add = [&](const char* name, size_t offset, size_t size) {
+    Napi::Array at = Napi::Array::New(env, 2);
+    at[0u] = static_cast<double>(offset);
+    at[1u] = static_cast<double>(size);
+    layout[name] = at;
+  };
+#define TL_LAYOUT_ROW(field) add(#field, offsetof(tl_kernel_tcp_info, field), sizeof(tl_kernel_tcp_info::field));
+  TL_TCP_INFO_FIELDS(TL_LAYOUT_ROW)
+#undef TL_LAYOUT_ROW
+  add("tcpi_wscale", TL_TCP_INFO_WSCALE_OFFSET, 1);
+  add("size", 0, sizeof(tl_kernel_tcp_info));
+  return layout;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -395,7 +404,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   exports["supported"] = Napi::Boolean::New(env, tl_supported != 0);
-  exports["constants"] = Constants(env);
+  exports["constants"] = ConstantsOf(env, tl_socket_constants);
+  exports["eventConstants"] = ConstantsOf(env, tl_event_constants);
+  exports["sites"] = Sites(env);
+  exports["tcpInfoLayout"] = TcpInfoLayout(env);
+  exports["pollerBatch"] = Napi::Number::New(env, TL_POLLER_BATCH);
   exports["setKeepAlive"] = Napi::Function::New<SetKeepAlive>(env, "setKeepAlive");
   exports["getKeepAlive"] = Napi::Function::New<GetKeepAlive>(env, "getKeepAlive");
   exports["takeSocketError"] = Napi::Function::New<TakeSocketError>(env, "takeSocketError");

@@ -2,6 +2,7 @@
 #include "liveness.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -9,7 +10,52 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcp_info.h"
+
 const int tl_supported = 1;
+
+const tl_constant tl_socket_constants[] = {
+  {"SOL_SOCKET", SOL_SOCKET},       {"IPPROTO_TCP", IPPROTO_TCP},     {"SO_KEEPALIVE", SO_KEEPALIVE},
+  {"SO_RCVBUF", SO_RCVBUF},         {"SO_SNDBUF", SO_SNDBUF},         {"TCP_NODELAY", TCP_NODELAY},
+  {"TCP_KEEPIDLE", TCP_KEEPIDLE},   {"TCP_KEEPINTVL", TCP_KEEPINTVL}, {"TCP_KEEPCNT", TCP_KEEPCNT},
+  {"TCP_USER_TIMEOUT", TCP_USER_TIMEOUT},
+  {NULL, 0},
+};
+
+const tl_constant tl_event_constants[] = {
+  {"POLLIN", POLLIN},       {"POLLOUT", POLLOUT},           {"POLLERR", POLLERR},
+  {"POLLHUP", POLLHUP},     {"POLLNVAL", POLLNVAL},         {"POLLRDHUP", POLLRDHUP},
+  {"EPOLL_CTL_ADD", EPOLL_CTL_ADD}, {"EPOLL_CTL_DEL", EPOLL_CTL_DEL}, {"EPOLL_CTL_MOD", EPOLL_CTL_MOD},
+  {"EPOLLIN", EPOLLIN},     {"EPOLLOUT", EPOLLOUT},         {"EPOLLERR", EPOLLERR},
+  {"EPOLLHUP", EPOLLHUP},   {"EPOLLRDHUP", EPOLLRDHUP},     {"EPOLLONESHOT", static_cast<int>(EPOLLONESHOT)},
+  {NULL, 0},
+};
+
+// src/readiness.ts writes struct pollfd as two 32-bit words: fd, then events and revents.
+static_assert(sizeof(struct pollfd) == 8 && offsetof(struct pollfd, events) == 4, "struct pollfd is two 32-bit words");
+
+// The vendored tcp_info against glibc's, for every field glibc's header has.
+#define TL_SAME_AS_GLIBC(field)                                                          \
+  static_assert(offsetof(struct tl_kernel_tcp_info, field) == offsetof(struct tcp_info, field), \
+                "native/tcp_info.h disagrees with <netinet/tcp.h> on " #field);
+TL_SAME_AS_GLIBC(tcpi_state)
+TL_SAME_AS_GLIBC(tcpi_options)
+TL_SAME_AS_GLIBC(tcpi_rto)
+TL_SAME_AS_GLIBC(tcpi_unacked)
+TL_SAME_AS_GLIBC(tcpi_lost)
+TL_SAME_AS_GLIBC(tcpi_retrans)
+TL_SAME_AS_GLIBC(tcpi_last_data_sent)
+TL_SAME_AS_GLIBC(tcpi_last_data_recv)
+TL_SAME_AS_GLIBC(tcpi_last_ack_recv)
+TL_SAME_AS_GLIBC(tcpi_pmtu)
+TL_SAME_AS_GLIBC(tcpi_rtt)
+TL_SAME_AS_GLIBC(tcpi_rttvar)
+TL_SAME_AS_GLIBC(tcpi_snd_cwnd)
+TL_SAME_AS_GLIBC(tcpi_reordering)
+TL_SAME_AS_GLIBC(tcpi_rcv_rtt)
+TL_SAME_AS_GLIBC(tcpi_rcv_space)
+TL_SAME_AS_GLIBC(tcpi_total_retrans)
+#undef TL_SAME_AS_GLIBC
 
 static int set_opt(int fd, int level, int name, int value, int site) {
   if (setsockopt(fd, level, name, &value, sizeof value) == 0) return 0;
@@ -68,9 +114,9 @@ int tl_get_int(int fd, int level, int name, int* value) {
   return get_opt(fd, level, name, value, TL_SITE_SOCKOPT);
 }
 
-int tl_poll(void* pollfds, size_t count) {
+int tl_poll(int32_t* pollfds, size_t count) {
   int n;
-  do n = poll(static_cast<struct pollfd*>(pollfds), count, 0);
+  do n = poll(reinterpret_cast<struct pollfd*>(pollfds), count, 0);
   while (n < 0 && errno == EINTR);
   return n >= 0 ? n : TL_FAIL(errno, TL_SITE_POLL);
 }
@@ -106,15 +152,19 @@ int tl_poller_ctl(int epfd, int op, int fd, uint32_t events, uint64_t id) {
 }
 
 int tl_poller_drain(int epfd, double* out, int max) {
-  struct epoll_event evs[256];
-  if (max > 256) max = 256;
+  struct epoll_event evs[TL_POLLER_BATCH];
+  if (max > TL_POLLER_BATCH) max = TL_POLLER_BATCH;
   int n;
   do n = epoll_wait(epfd, evs, max, 0);
   while (n < 0 && errno == EINTR);
-  if (n < 0) return TL_FAIL(errno, TL_SITE_EPOLL_CTL);
+  if (n < 0) return TL_FAIL(errno, TL_SITE_EPOLL_WAIT);
   for (int i = 0; i < n; i++) {
     out[2 * i] = static_cast<double>(evs[i].data.u64);
     out[2 * i + 1] = evs[i].events;
   }
   return n;
+}
+
+void tl_poller_close(int epfd) {
+  close(epfd);
 }

@@ -1,16 +1,20 @@
 // The one place that loads the native addon, and the types of what it exports.
 // Native functions return a number: >= 0 a result, < 0 a failure coded as
-// -(errno * constants.SITES + site), which `check` turns into a Node-style Error.
+// -(errno * sites.length + site), which `check` turns into a Node-style Error.
 import { join } from 'node:path';
 import { systemError, unsupportedError } from './errors';
 
+/** Socket-option numbers for getOption/setOption (the public `constants`). */
 export interface Constants {
+  SOL_SOCKET: number; IPPROTO_TCP: number; SO_KEEPALIVE: number; SO_RCVBUF: number; SO_SNDBUF: number;
+  TCP_NODELAY: number; TCP_KEEPIDLE: number; TCP_KEEPINTVL: number; TCP_KEEPCNT: number; TCP_USER_TIMEOUT: number;
+}
+
+/** poll/epoll bits and epoll_ctl ops: internal. */
+export interface EventConstants {
   POLLIN: number; POLLOUT: number; POLLERR: number; POLLHUP: number; POLLNVAL: number; POLLRDHUP: number;
   EPOLL_CTL_ADD: number; EPOLL_CTL_DEL: number; EPOLL_CTL_MOD: number;
   EPOLLIN: number; EPOLLOUT: number; EPOLLERR: number; EPOLLHUP: number; EPOLLRDHUP: number; EPOLLONESHOT: number;
-  SOL_SOCKET: number; IPPROTO_TCP: number; SO_KEEPALIVE: number; SO_RCVBUF: number; SO_SNDBUF: number;
-  TCP_NODELAY: number; TCP_KEEPIDLE: number; TCP_KEEPINTVL: number; TCP_KEEPCNT: number; TCP_USER_TIMEOUT: number;
-  SITES: number;
 }
 
 /** An open private epoll set (opaque). */
@@ -19,6 +23,13 @@ export type NativePoller = { readonly __poller: unique symbol };
 export interface Native {
   supported: boolean;
   constants: Constants;
+  eventConstants: EventConstants;
+  /** Where a failure happened, by site code: [syscall, option]. Its length is the failure codes' modulus. */
+  sites: ReadonlyArray<readonly [string, string | undefined] | undefined>;
+  /** struct tcp_info field name -> [offset, size] (native/tcp_info.h), plus `size`: the whole struct. */
+  tcpInfoLayout: Readonly<Record<string, readonly [number, number]>>;
+  /** Most (id, events) pairs one wakeup hands to a poller. */
+  pollerBatch: number;
   /** enable, idle (s), interval (s), count, userTimeout (ms); -1 leaves a field as it is. */
   setKeepAlive(fd: number, enable: number, idle: number, interval: number, count: number, userTimeout: number): number;
   /** Fills out with enable, idle (s), interval (s), count, userTimeout (ms). */
@@ -40,24 +51,6 @@ export interface Native {
   pollerClose(poller: NativePoller): void;
 }
 
-// Where a failure happened: [syscall, option]. Same order as enum tl_site in native/liveness.h.
-const SITES: ReadonlyArray<readonly [string, string | undefined]> = [
-  ['unknown', undefined],
-  ['setsockopt', 'SO_KEEPALIVE'],
-  ['setsockopt', 'TCP_KEEPIDLE'],
-  ['setsockopt', 'TCP_KEEPINTVL'],
-  ['setsockopt', 'TCP_KEEPCNT'],
-  ['setsockopt', 'TCP_USER_TIMEOUT'],
-  ['getsockopt', 'SO_ERROR'],
-  ['getsockopt', 'TCP_INFO'],
-  ['poll', undefined],
-  ['recv', undefined],
-  ['epoll_ctl', undefined],
-  ['epoll_create1', undefined],
-  ['setsockopt', undefined],
-];
-const SITE_READ = 16; // the failing call was getsockopt (native/liveness.h TL_SITE_READ)
-
 function load(): Native {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -65,33 +58,37 @@ function load(): Native {
   } catch (err) {
     if (process.platform === 'linux') throw err;
     // Elsewhere the package still loads; every call then says it is unsupported.
-    return new Proxy({ supported: false, constants: {} } as Native, {
+    const data = { supported: false, constants: {}, eventConstants: {}, sites: [], tcpInfoLayout: {}, pollerBatch: 1 };
+    return new Proxy(data as unknown as Native, {
       get: (t, k) => (k in t ? t[k as keyof Native] : () => { throw unsupportedError(String(k)); }),
     });
   }
 }
 
 export const native: Native = load();
-// A plain copy: the object N-API built is in dictionary mode (too many keyed stores), and
-// every constants.X read from it is a slow lookup on a hot path.
+// Plain copies: the objects N-API built are in dictionary mode (too many keyed stores), and
+// every constants.X read from them is a slow lookup on a hot path.
 export const constants: Constants = { ...native.constants };
+export const events: EventConstants = { ...native.eventConstants };
+const sites = native.sites;
+const UNKNOWN = ['unknown', undefined] as const;
 
-/** Returns r when it is a result; throws the Error a failure code stands for. */
-export function check(r: number): number {
+/** Returns r when it is a result; throws the Error a failure code stands for, its stack starting at `caller`'s caller. */
+export function check(r: number, caller?: Function): number {
   if (r >= 0) return r;
-  throw failure(r);
+  throw failure(r, undefined, caller ?? check);
 }
 
 /**
  * The Error a failure code stands for. `option` names the option when the native side only knows
- * it by number (`getOption`, `setOption`).
+ * it by number (`getOption`, `setOption`); the stack starts where `caller` was called, as Node's
+ * own system errors start at the user's call.
  */
-export function failure(r: number, option?: string): NodeJS.ErrnoException {
+export function failure(r: number, option?: string, caller: Function = failure): NodeJS.ErrnoException {
   const code = -r;
-  const errno = Math.floor(code / constants.SITES);
-  const site = code % constants.SITES;
-  const [setter, siteOption] = SITES[site & (SITE_READ - 1)] ?? SITES[0];
-  const syscall = site & SITE_READ ? 'getsockopt' : setter;
-  if (!native.supported) return unsupportedError(option ?? siteOption ?? syscall);
-  return systemError(errno, syscall, option ?? siteOption);
+  const errno = Math.floor(code / sites.length);
+  const [syscall, siteOption] = sites[code % sites.length] ?? UNKNOWN;
+  const err = native.supported ? systemError(errno, syscall, option ?? siteOption) : unsupportedError(option ?? siteOption ?? syscall);
+  Error.captureStackTrace(err, caller);
+  return err;
 }

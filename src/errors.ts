@@ -1,5 +1,6 @@
-// Errors shaped like Node's own: system errors carry code, negative errno and syscall (plus the
-// socket option), argument errors carry ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
+// Error constructors, shaped like Node's own: system errors carry code, negative errno and
+// syscall (plus the socket option), argument errors carry ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
+// The checks that throw them are in validators.ts.
 import { getSystemErrorMap } from 'node:util';
 
 const systemErrors = getSystemErrorMap();
@@ -47,41 +48,13 @@ export function socketError(code: 'ERR_SOCKET_CLOSED' | 'ERR_SOCKET_NOT_CONNECTE
   return withCode(new Error(message), code);
 }
 
+export function heartbeatError(timeout: number): Error {
+  return withCode(new Error(`No data arrived within ${timeout} ms of a heartbeat`), 'ERR_TCP_LIVENESS_HEARTBEAT');
+}
+
 export function unsupportedError(what: string): Error {
   return withCode(
     new Error(`${what} is not supported on ${process.platform}: tcp-liveness supports Linux`),
     'ERR_TCP_LIVENESS_UNSUPPORTED',
   );
-}
-
-/** An integer in [min, max]; `name` is how the user wrote the argument. */
-export function validateInteger(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
-  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
-  return value;
-}
-
-/** A time in milliseconds (finite, >= 0). */
-export function validateMs(value: unknown, name: string, max = 2 ** 31 - 1): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isFinite(value) || value < 0 || value > max) throw outOfRange(name, `>= 0 && <= ${max}`, value);
-  return value;
-}
-
-export function validateBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
-  return value;
-}
-
-export function validateObject(value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgType(name, 'of type object', value);
-  }
-  return value as Record<string, unknown>;
-}
-
-export function validateFunction(value: unknown, name: string): (...args: never[]) => unknown {
-  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
-  return value as (...args: never[]) => unknown;
 }

@@ -3,50 +3,21 @@
 // per socket while nothing happens); heartbeats and idle checks share one timer.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { constants, failure, native } from './binding';
-import {
-  applyKeepAlive, keepAliveArgs, lastAckRecvOf, lastDataRecvOf, lastDataSentOf, readTcpInfo, readiness, reasonOf,
-  type KeepAliveArgs, type KeepAliveOptions,
-} from './core';
-import {
-  invalidArgType, socketError, systemError, validateBoolean, validateFunction, validateObject,
-} from './errors';
+import { events, failure, native } from './binding';
+import { invalidArgType, socketError, systemError } from './errors';
+import { applyKeepAlive } from './keepalive';
+import { Entry, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
+import { parseConfig, parseMonitorOptions, type Config, type IdleKind, type MonitorOptions, type WatchOptions } from './monitor-options';
+import { MonitorCounters, type DeadReason, type MonitorStats } from './monitor-stats';
 import { Poller } from './poller';
-import { Schedule, type Scheduled } from './schedule';
+import { reasonOf } from './probe';
+import { readiness } from './readiness';
+import { Schedule } from './schedule';
 import { currentFd } from './target';
+import { silenceOf } from './tcp-info';
 
-export type DeadReason = 'peer-closed' | 'reset' | 'timeout' | 'unreachable' | 'heartbeat' | 'error';
-export type IdleKind = 'read' | 'write' | 'all';
-
-export interface HeartbeatOptions {
-  /** Send a heartbeat when nothing has arrived for this long, ms. */
-  interval: number;
-  /** Declare the socket dead when nothing at all arrives this long after the heartbeat, ms. */
-  timeout: number;
-  /** Writes the application's ping. */
-  send(socket: net.Socket): void;
-}
-
-/** Thresholds in ms for 'idle' events: nothing received (read), sent (write), or either (all). */
-export interface IdleOptions {
-  read?: number;
-  write?: number;
-  all?: number;
-}
-
-/** Per-socket (or per-server) settings; `false` turns a monitor-wide setting off. */
-export interface WatchOptions {
-  keepAlive?: KeepAliveOptions | false;
-  heartbeat?: HeartbeatOptions | false;
-  idle?: IdleOptions | false;
-}
-
-export interface MonitorOptions extends WatchOptions {
-  /** Destroy dead sockets (default true). The cause travels in 'dead', never as an 'error' event. */
-  destroy?: boolean;
-  /** Aborting closes the monitor. */
-  signal?: AbortSignal;
-}
+export type { HeartbeatOptions, IdleKind, IdleOptions, MonitorOptions, WatchOptions } from './monitor-options';
+export type { DeadReason, MonitorStats } from './monitor-stats';
 
 export interface Verdict {
   socket: net.Socket;
@@ -56,102 +27,8 @@ export interface Verdict {
   error: Error | null;
 }
 
-export interface MonitorStats {
-  /** Sockets watched now. */
-  watched: number;
-  /** Servers whose accepted connections are added. */
-  servers: number;
-  /** Sockets ever added. */
-  added: number;
-  /** Sockets that closed (for any reason) while watched, or were deleted. */
-  removed: number;
-  dead: Record<DeadReason, number>;
-  heartbeats: number;
-  idle: number;
-  /**
-   * How long the peer had been silent (ms since the kernel last received data or an ACK) when a
-   * socket was declared dead: for a keepalive timeout about idle + interval × count. Over the
-   * last 1024 deaths.
-   */
-  silence: { count: number; p50: number; p99: number; max: number };
-}
-
-interface Config {
-  keepAlive: KeepAliveArgs | null;
-  /** `step`: how often an unanswered heartbeat is looked at, so the next one is never late by more. */
-  heartbeat: { interval: number; timeout: number; step: number; send: (socket: net.Socket) => void } | null;
-  idle: { read: number; write: number; all: number } | null;
-}
-
-class Entry implements Scheduled {
-  slot = -1;
-  /** The fd it was registered with; -1 until registered. Checked before every syscall. */
-  fd = -1;
-  addedAt = 0;
-  /** When the outstanding heartbeat was sent, or -1. */
-  pingAt = -1;
-  /** When each idle kind last fired since the last activity (-1: not since); only with idle events. */
-  idleAt: number[] | null;
-  /** A FIN arrived behind unread data: wait for the application to read it. */
-  finPending = false;
-  onConnect: (() => void) | undefined;
-  constructor(readonly id: number, public socket: net.Socket | null, readonly config: Config) {
-    this.idleAt = config.idle ? [-1, -1, -1] : null;
-  }
-}
-
-const WATCH = constants.EPOLLRDHUP | constants.EPOLLONESHOT; // EPOLLERR and EPOLLHUP always come
+const WATCH = events.EPOLLRDHUP | events.EPOLLONESHOT; // EPOLLERR and EPOLLHUP always come
 const FIN_RECHECK = 100; // ms between looks at a FIN still queued behind unread data
-const IDLE_KINDS: readonly IdleKind[] = ['read', 'write', 'all'];
-const REASONS: readonly DeadReason[] = ['peer-closed', 'reset', 'timeout', 'unreachable', 'heartbeat', 'error'];
-
-function positiveMs(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!(value > 0 && value <= 2 ** 31 - 1)) {
-    throw Object.assign(
-      new RangeError(`The value of "${name}" is out of range. It must be > 0 && <= ${2 ** 31 - 1}. Received ${value}`),
-      { code: 'ERR_OUT_OF_RANGE' },
-    );
-  }
-  return value;
-}
-
-function parseConfig(options: WatchOptions, base: Config | null, name: string): Config {
-  validateObject(options, name);
-  const { keepAlive, heartbeat, idle } = options;
-  let hb = base?.heartbeat ?? null;
-  if (heartbeat === false) hb = null;
-  else if (heartbeat !== undefined) {
-    validateObject(heartbeat, `${name}.heartbeat`);
-    const interval = positiveMs(heartbeat.interval, `${name}.heartbeat.interval`);
-    const timeout = positiveMs(heartbeat.timeout, `${name}.heartbeat.timeout`);
-    hb = {
-      interval,
-      timeout,
-      step: Math.min(1000, Math.max(10, Math.min(interval, timeout) / 10)),
-      send: validateFunction(heartbeat.send, `${name}.heartbeat.send`) as (socket: net.Socket) => void,
-    };
-  }
-  let id = base?.idle ?? null;
-  if (idle === false) id = null;
-  else if (idle !== undefined) {
-    validateObject(idle, `${name}.idle`);
-    const ms = (k: IdleKind) => (idle[k] === undefined ? 0 : positiveMs(idle[k], `${name}.idle.${k}`));
-    id = { read: ms('read'), write: ms('write'), all: ms('all') };
-    if (!id.read && !id.write && !id.all) id = null;
-  }
-  return {
-    keepAlive: keepAlive === false ? null : keepAlive === undefined ? base?.keepAlive ?? null : keepAliveArgs(keepAlive, `${name}.keepAlive`),
-    heartbeat: hb,
-    idle: id,
-  };
-}
-
-function heartbeatError(timeout: number): Error {
-  return Object.assign(new Error(`No data arrived within ${timeout} ms of a heartbeat`), {
-    code: 'ERR_TCP_LIVENESS_HEARTBEAT',
-  });
-}
 
 export interface LivenessMonitor {
   on(event: 'dead', listener: (socket: net.Socket, reason: DeadReason, error: Error | null) => void): this;
@@ -175,25 +52,22 @@ export class LivenessMonitor extends EventEmitter {
   readonly #onAbort = () => this.close();
   #nextId = 1;
   #closed = false;
-  #added = 0;
-  #removed = 0;
-  #heartbeats = 0;
-  #idleEvents = 0;
-  readonly #dead = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<DeadReason, number>;
-  readonly #silence = new Float64Array(1024);
-  #silenceCount = 0;
+  readonly #counters = new MonitorCounters();
+  readonly #timerHooks: TimerHooks = {
+    die: (entry, reason, error) => this.#die(entry, reason, error),
+    heartbeatSent: () => this.#counters.heartbeats++,
+    idle: (entry, kind, first) => {
+      this.#counters.idle++;
+      this.emit('idle', entry.socket, kind, first);
+    },
+  };
 
   constructor(options: MonitorOptions = {}) {
     super();
-    validateObject(options, 'options');
-    const { destroy = true, signal } = options;
-    validateBoolean(destroy, 'options.destroy');
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
-    }
-    this.#defaults = parseConfig(options, null, 'options');
+    const { defaults, destroy, signal } = parseMonitorOptions(options);
+    this.#defaults = defaults;
     this.#destroy = destroy;
-    this.#poller = new Poller((id, events) => this.#onEvent(id, events));
+    this.#poller = new Poller((id, bits) => this.#onEvent(id, bits));
     const monitor = this;
     // One listener function for every socket: `this` is the socket that closed.
     this.#onClose = function (this: net.Socket) {
@@ -255,16 +129,16 @@ export class LivenessMonitor extends EventEmitter {
       const entry = entries[i];
       const r = ready[i];
       if (entry.socket === null) continue; // forgotten by a listener during this sweep
-      if (r.invalid || currentFd(entry.socket) !== entry.fd) {
+      if (r.invalid || !this.#owns(entry)) {
         const socket = entry.socket;
         const death = this.#gone(entry);
         verdicts.push({ socket, alive: false, reason: death?.reason ?? 'closed', error: death?.error ?? null });
         continue;
       }
-      const events = (r.error ? constants.EPOLLERR : 0) | (r.hangup ? constants.EPOLLHUP : 0) |
-        (r.peerClosed ? constants.EPOLLRDHUP : 0);
+      const bits = (r.error ? events.EPOLLERR : 0) | (r.hangup ? events.EPOLLHUP : 0) |
+        (r.peerClosed ? events.EPOLLRDHUP : 0);
       const socket = entry.socket;
-      const found = events ? this.#judge(entry, events) : null;
+      const found = bits ? this.#judge(entry, bits) : null;
       if (found === null || found === 'pending') {
         verdicts.push({ socket, alive: true, reason: null, error: null });
       } else {
@@ -276,19 +150,7 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   stats(): MonitorStats {
-    const n = Math.min(this.#silenceCount, this.#silence.length);
-    const sorted = Array.from(this.#silence.subarray(0, n)).sort((a, b) => a - b);
-    const pick = (q: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]);
-    return {
-      watched: this.#bySocket.size,
-      servers: this.#servers.size,
-      added: this.#added,
-      removed: this.#removed,
-      dead: { ...this.#dead },
-      heartbeats: this.#heartbeats,
-      idle: this.#idleEvents,
-      silence: { count: this.#silenceCount, p50: pick(0.5), p99: pick(0.99), max: n === 0 ? 0 : sorted[n - 1] },
-    };
+    return this.#counters.snapshot(this.#bySocket.size, this.#servers.size);
   }
 
   /** Stops everything and lets go of every socket, server and native resource. Idempotent. */
@@ -346,7 +208,7 @@ export class LivenessMonitor extends EventEmitter {
     const entry = new Entry(this.#nextId++, socket, config);
     this.#byId.set(entry.id, entry);
     this.#bySocket.set(socket, entry);
-    this.#added++;
+    this.#counters.added++;
     socket.on('close', this.#onClose);
     if (socket.connecting || currentFd(socket) < 0) {
       // Registered once connected: before that a refused connect is Node's to report.
@@ -370,15 +232,7 @@ export class LivenessMonitor extends EventEmitter {
     }
     entry.fd = fd;
     entry.addedAt = performance.now();
-    if (entry.config.heartbeat || entry.config.idle) this.#schedule.at(entry, entry.addedAt + this.#firstCheck(entry.config));
-  }
-
-  #firstCheck(config: Config): number {
-    let first = config.heartbeat ? config.heartbeat.interval : Infinity;
-    if (config.idle) {
-      for (const t of [config.idle.read, config.idle.write, config.idle.all]) if (t > 0 && t < first) first = t;
-    }
-    return first;
+    if (entry.config.heartbeat || entry.config.idle) this.#schedule.at(entry, entry.addedAt + firstCheck(entry.config));
   }
 
   /** Lets go of a socket. The epoll entry is removed only while the fd is provably still its own. */
@@ -390,52 +244,70 @@ export class LivenessMonitor extends EventEmitter {
     this.#schedule.cancel(entry);
     socket.off('close', this.#onClose);
     if (entry.onConnect) socket.off('connect', entry.onConnect);
-    if (fdStillOurs && entry.fd >= 0 && currentFd(socket) === entry.fd) this.#poller.delete(entry.fd);
+    if (fdStillOurs && this.#owns(entry)) this.#poller.delete(entry.fd);
     entry.socket = null;
-    this.#removed++;
+    this.#counters.removed++;
   }
 
   // ---- verdicts ----
 
-  #onEvent(id: number, events: number): void {
+  /**
+   * Whether the socket is still open on the fd it was registered with: checked before every
+   * syscall on entry.fd, since a closed socket's number may already be another socket's.
+   */
+  #owns(entry: Entry): boolean {
+    return entry.socket !== null && entry.fd >= 0 && currentFd(entry.socket) === entry.fd;
+  }
+
+  #onEvent(id: number, bits: number): void {
     const entry = this.#byId.get(id);
     if (entry === undefined || entry.socket === null) return; // already forgotten
-    if (currentFd(entry.socket) !== entry.fd) {
+    if (!this.#owns(entry)) {
       this.#gone(entry); // closed, and the number may already be another socket's: touch nothing
       return;
     }
-    const found = this.#judge(entry, events);
-    if (found === null) this.#poller.modify(entry.fd, entry.id, WATCH); // nothing wrong: re-arm
-    else if (found !== 'pending') this.#die(entry, found.reason, found.error);
+    const found = this.#judge(entry, bits);
+    if (found === null) {
+      // Nothing wrong: re-arm. This cannot fail but for ENOMEM: the fd was checked to be ours
+      // and registered just above (ENOENT/EBADF would mean it was closed). Should it, the socket
+      // is still judged by its heartbeat, its idle checks and check(); it is never destroyed
+      // for a failure of our own.
+      this.#poller.modify(entry.fd, entry.id, WATCH);
+    } else if (found !== 'pending') this.#die(entry, found.reason, found.error);
   }
 
   /** What the kernel says about a socket it flagged; 'pending' while a FIN waits behind data. */
-  #judge(entry: Entry, events: number): { reason: DeadReason; error: Error | null } | 'pending' | null {
-    const fd = entry.fd;
-    if (events & constants.EPOLLERR) {
+  #judge(entry: Entry, bits: number): { reason: DeadReason; error: Error | null } | 'pending' | null {
+    if (bits & events.EPOLLERR) {
       // Taken, not peeked: the socket is about to be reported dead, and the kernel names the
       // error only by clearing it.
-      const errno = native.takeSocketError(fd);
+      const errno = native.takeSocketError(entry.fd);
       if (errno > 0) {
         const error = systemError(errno, 'getsockopt', 'SO_ERROR');
         return { reason: reasonOf(error), error };
       }
     }
-    if (events & (constants.EPOLLRDHUP | constants.EPOLLHUP)) {
-      const r = native.peek(fd);
-      if (r === 1) {
-        // Data is still queued before the FIN: the application may yet read it.
-        entry.finPending = true;
-        this.#schedule.at(entry, performance.now() + FIN_RECHECK);
-        return 'pending';
-      }
-      if (r < 0) {
-        const error = failure(r);
-        return { reason: reasonOf(error), error };
-      }
-      return { reason: 'peer-closed', error: null };
-    }
+    if (bits & (events.EPOLLRDHUP | events.EPOLLHUP)) return this.#finVerdict(entry, performance.now());
     return null;
+  }
+
+  /**
+   * The peer's FIN arrived: dead as 'peer-closed' once nothing is queued before it; while data
+   * is, 'pending' (the application may yet read it) and looked at again in FIN_RECHECK ms.
+   */
+  #finVerdict(entry: Entry, now: number): { reason: DeadReason; error: Error | null } | 'pending' {
+    const r = native.peek(entry.fd);
+    if (r === 1) {
+      entry.finPending = true;
+      this.#schedule.at(entry, now + FIN_RECHECK);
+      return 'pending';
+    }
+    entry.finPending = false;
+    if (r < 0) {
+      const error = failure(r);
+      return { reason: reasonOf(error), error };
+    }
+    return { reason: 'peer-closed', error: null };
   }
 
   /**
@@ -455,12 +327,10 @@ export class LivenessMonitor extends EventEmitter {
 
   #die(entry: Entry, reason: DeadReason, error: Error | null): void {
     const socket = entry.socket!;
-    const owned = currentFd(socket) === entry.fd; // still open and still its fd
-    if (owned && readTcpInfo(entry.fd) > 0) {
-      this.#silence[this.#silenceCount++ % this.#silence.length] = Math.min(lastDataRecvOf(), lastAckRecvOf());
-    }
+    const owned = this.#owns(entry);
+    const silence = owned ? silenceOf(entry.fd) : null;
     this.#forget(entry, owned);
-    this.#dead[reason]++;
+    this.#counters.dead(reason, silence && Math.min(silence.lastDataRecv, silence.lastAckRecv));
     try {
       this.emit('dead', socket, reason, error);
     } finally {
@@ -475,7 +345,7 @@ export class LivenessMonitor extends EventEmitter {
     const now = performance.now();
     for (const entry of due) {
       if (entry.socket === null) continue;
-      if (currentFd(entry.socket) !== entry.fd) {
+      if (!this.#owns(entry)) {
         this.#gone(entry);
         continue;
       }
@@ -484,78 +354,18 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   #tick(entry: Entry, now: number): void {
-    const socket = entry.socket!;
     if (entry.finPending) {
-      const r = native.peek(entry.fd);
-      if (r === 1) {
-        this.#schedule.at(entry, now + FIN_RECHECK);
-        return;
-      }
-      entry.finPending = false;
-      const error = r < 0 ? failure(r) : null;
-      this.#die(entry, error ? reasonOf(error) : 'peer-closed', error);
+      const found = this.#finVerdict(entry, now);
+      if (found !== 'pending') this.#die(entry, found.reason, found.error);
       return;
     }
-    if (readTcpInfo(entry.fd) < 0) return; // a broken socket: the poller reports what went wrong
+    const silence = silenceOf(entry.fd);
+    if (silence === null) return; // a broken socket: the poller reports what went wrong
     // A socket younger than the kernel's count has been quiet only since it was added.
     const age = now - entry.addedAt;
-    const sinceRecv = Math.min(lastDataRecvOf(), age);
-    const sinceSent = Math.min(lastDataSentOf(), age);
-    let next = Infinity;
-
-    const hb = entry.config.heartbeat;
-    if (hb) {
-      if (entry.pingAt >= 0 && now - sinceRecv >= entry.pingAt - Math.min(10, hb.interval / 2)) {
-        entry.pingAt = -1; // something arrived after the heartbeat (within the kernel's ms grain)
-      }
-      if (entry.pingAt >= 0) {
-        if (now - entry.pingAt >= hb.timeout) {
-          this.#die(entry, 'heartbeat', heartbeatError(hb.timeout));
-          return;
-        }
-        // Look again soon: the answer's arrival time sets when the next heartbeat is due.
-        next = Math.min(entry.pingAt + hb.timeout, now + hb.step);
-      } else if (sinceRecv >= hb.interval) {
-        entry.pingAt = now;
-        this.#heartbeats++;
-        try {
-          hb.send(socket);
-        } catch (err) {
-          this.#die(entry, 'error', err as Error);
-          return;
-        }
-        if (entry.socket === null) return; // send() closed it
-        next = now + Math.min(hb.timeout, hb.step);
-      } else {
-        next = now + hb.interval - sinceRecv;
-      }
-    }
-
-    const idle = entry.config.idle;
-    const idleAt = entry.idleAt;
-    if (idle && idleAt) {
-      const thresholds = [idle.read, idle.write, idle.all];
-      const quiet = [sinceRecv, sinceSent, Math.min(sinceRecv, sinceSent)];
-      for (let k = 0; k < 3; k++) {
-        const threshold = thresholds[k];
-        if (!threshold) continue;
-        const activeAt = now - quiet[k];
-        // Activity since the last event? The kernel's clock is coarse (a jiffy), so compare with
-        // slack: before that event, the last activity was at least a whole threshold earlier.
-        if (idleAt[k] >= 0 && activeAt > idleAt[k] - threshold / 2) idleAt[k] = -1;
-        const first = idleAt[k] < 0;
-        const dueAt = first ? activeAt + threshold : idleAt[k] + threshold;
-        if (now >= dueAt) {
-          idleAt[k] = now;
-          this.#idleEvents++;
-          this.emit('idle', socket, IDLE_KINDS[k], first);
-          if (entry.socket === null) return; // a listener closed it
-          next = Math.min(next, now + threshold);
-        } else {
-          next = Math.min(next, dueAt);
-        }
-      }
-    }
-    if (next < Infinity) this.#schedule.at(entry, next);
+    const sinceRecv = Math.min(silence.lastDataRecv, age);
+    const sinceSent = Math.min(silence.lastDataSent, age);
+    const next = runTimers(entry, now, sinceRecv, sinceSent, this.#timerHooks);
+    if (next >= 0 && next < Infinity) this.#schedule.at(entry, next);
   }
 }

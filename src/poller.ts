@@ -2,16 +2,14 @@
 // which registrations are ready, in one batch, with no per-socket poll handle (libuv allows
 // only one per fd, and Node already holds it). Registrations carry an id chosen here, never an
 // fd number, so a closed fd that is reused can't be mistaken for the socket that had it.
-import { check, constants, native, type NativePoller } from './binding';
-
-const BATCH = 256;
+import { check, events, native, type NativePoller } from './binding';
 
 export class Poller {
   readonly #handle: NativePoller;
-  readonly #out = new Float64Array(BATCH * 2);
-  readonly #onEvent: (id: number, events: number) => void;
+  readonly #out = new Float64Array(native.pollerBatch * 2);
+  readonly #onEvent: (id: number, bits: number) => void;
 
-  constructor(onEvent: (id: number, events: number) => void) {
+  constructor(onEvent: (id: number, bits: number) => void) {
     this.#onEvent = onEvent;
     const handle = native.pollerOpen(this.#out, (count) => this.#dispatch(count));
     if (typeof handle === 'number') check(handle);
@@ -19,17 +17,17 @@ export class Poller {
   }
 
   /** Returns 0 or a native failure code (EEXIST, EBADF, ...), for the caller to judge. */
-  add(fd: number, id: number, events: number): number {
-    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_ADD, fd, events, id);
+  add(fd: number, id: number, bits: number): number {
+    return native.pollerCtl(this.#handle, events.EPOLL_CTL_ADD, fd, bits, id);
   }
 
-  modify(fd: number, id: number, events: number): number {
-    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_MOD, fd, events, id);
+  modify(fd: number, id: number, bits: number): number {
+    return native.pollerCtl(this.#handle, events.EPOLL_CTL_MOD, fd, bits, id);
   }
 
   /** Only for an fd known to be open and still ours: epoll_ctl finds the entry by fd. */
   delete(fd: number): number {
-    return native.pollerCtl(this.#handle, constants.EPOLL_CTL_DEL, fd, 0, 0);
+    return native.pollerCtl(this.#handle, events.EPOLL_CTL_DEL, fd, 0, 0);
   }
 
   /** Whether pending registrations keep the event loop alive (off by default). */

@@ -16,7 +16,7 @@ const root = path.join(__dirname, '..', '..');
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 require(${JSON.stringify(require.resolve('tsx/cjs/api', { paths: [root] }))}).register();
-const core = require(${JSON.stringify(path.join(root, 'src', 'core.ts'))});
+const core = require(${JSON.stringify(path.join(root, 'src', 'index.ts'))});
 const net = require('node:net');
 const { once } = require('node:events');
 (async () => {
