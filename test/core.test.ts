@@ -10,6 +10,9 @@ import {
   constants, getKeepAlive, getOption, peek, probe, readiness, setKeepAlive, setOption, supported,
   takeSocketError, tcpInfo, waitFor,
 } from '../src';
+import { native } from '../src/binding';
+import { currentFd } from '../src/target';
+import { decodeTcpInfo } from '../src/tcp-info';
 import { cleanup, listen, pair, pausedPair, sleep, track, until } from './helpers';
 
 /** ss prints timers as e.g. 1min9sec, 6.996ms (6 s 996 ms), 11min, 250ms. */
@@ -106,6 +109,25 @@ describe('keepalive tuning', () => {
     client.connect(server.address() as net.AddressInfo);
     await once(client, 'connect');
     assert.deepEqual(getKeepAlive(client), { enable: true, idle: 4000, interval: getKeepAlive(client).interval, count: 2, userTimeout: 0 });
+  });
+
+  it('several calls on a socket still connecting merge field by field into one setting, applied once on connect', async () => {
+    const server = await listen();
+    const client = track(new net.Socket());
+    const listeners = client.listenerCount('connect');
+    setKeepAlive(client, { idle: 4000, count: 2 }); // no fd yet
+    setKeepAlive(client, { interval: 3000, count: 5 }); // count overrides, idle stays
+    setKeepAlive(client, { userTimeout: 9000 });
+    assert.equal(client.listenerCount('connect'), listeners + 1, 'one pending setting, not a listener per call');
+    client.connect(server.address() as net.AddressInfo);
+    await once(client, 'connect');
+    assert.equal(client.listenerCount('connect'), listeners);
+    // Read back through plain getsockopt: every field from the call that last named it.
+    assert.equal(getOption(client, constants.IPPROTO_TCP, constants.TCP_KEEPIDLE), 4);
+    assert.equal(getOption(client, constants.IPPROTO_TCP, constants.TCP_KEEPINTVL), 3);
+    assert.equal(getOption(client, constants.IPPROTO_TCP, constants.TCP_KEEPCNT), 5);
+    assert.equal(getOption(client, constants.IPPROTO_TCP, constants.TCP_USER_TIMEOUT), 9000);
+    assert.equal(getOption(client, constants.SOL_SOCKET, constants.SO_KEEPALIVE), 1);
   });
 
   it('works on a TLS socket', async () => {
@@ -381,6 +403,35 @@ describe('tcpInfo', () => {
     assert.equal(t.options.timestamps, true);
     assert.equal(tcpInfo(peer).bytesReceived! >= 100_000, true);
     assert.ok(tcpInfo(peer).lastDataRecv >= 25);
+  });
+});
+
+describe('a short TCP_INFO', () => {
+  it('never reads as zeros: the fields the kernel did not fill are undefined', async () => {
+    const { client } = await pair();
+    const fd = currentFd(client);
+    const full = tcpInfo(client);
+    // The kernel copies only as much as it is given and says how much: ask for 4 bytes, as
+    // qemu-user fills, and for the 104 of the original struct.
+    for (const size of [4, 104]) {
+      const bytes = new Uint8Array(size + 16).fill(0xff); // never zeros, never a stale earlier read
+      const length = native.tcpInfo(fd, bytes.subarray(0, size));
+      assert.equal(length, size);
+      const short = decodeTcpInfo(bytes, length) as unknown as Record<string, unknown>;
+      const filled = size === 4 ? ['state', 'caState', 'retransmits', 'probes']
+        : Object.keys(full).slice(0, Object.keys(full).indexOf('totalRetrans') + 1);
+      for (const [key, value] of Object.entries(full)) {
+        if (filled.includes(key)) {
+          if (!['lastDataSent', 'lastDataRecv', 'lastAckRecv', 'rcvSpace'].includes(key)) {
+            assert.deepEqual(short[key], value, `${key} from ${size} bytes`); // clocks move between reads
+          } else assert.equal(typeof short[key], 'number', key);
+        } else {
+          assert.equal(short[key], undefined, `${key} is past the ${size} bytes the kernel filled`);
+        }
+      }
+    }
+    assert.equal(full.state, 'ESTABLISHED');
+    assert.equal(typeof full.totalRtoTime, 'number', 'this kernel fills the whole vendored struct');
   });
 });
 

@@ -50,19 +50,23 @@ describe('the packed package', function () {
     const esm = run('node', ['--input-type=module', '-e', `
       import { setKeepAlive, LivenessMonitor, supported } from 'tcp-liveness';
       import * as all from 'tcp-liveness';
-      console.log(typeof setKeepAlive, typeof LivenessMonitor, supported.platform, typeof all.probe);`], dir);
-    assert.equal(esm.trim(), `function function ${process.platform} function`);
+      import tl from 'tcp-liveness';
+      console.log(typeof setKeepAlive, typeof LivenessMonitor, supported.platform, typeof all.probe,
+        tl.setKeepAlive === setKeepAlive, Object.keys(tl.constants).some((k) => /POLL|SITES/.test(k)));`], dir);
+    assert.equal(esm.trim(), `function function ${process.platform} function true false`);
   });
 
   it('type-checks a consumer in CommonJS and ESM', () => {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const src = `import { setKeepAlive, LivenessMonitor, type Readiness, type DeadReason } from 'tcp-liveness';
+import tl from 'tcp-liveness';
 import * as net from 'node:net';
 const m = new LivenessMonitor({ keepAlive: { idle: 1000 } });
 m.on('dead', (socket: net.Socket, reason: DeadReason) => socket.destroy(new Error(reason)));
 setKeepAlive(new net.Socket(), { idle: 1000, count: 3 });
 const r: Readiness | undefined = undefined;
 void r;
+tl.setKeepAlive(new net.Socket(), { interval: 2000 });
 `;
     fs.writeFileSync(path.join(dir, 'a.cts'), src);
     fs.writeFileSync(path.join(dir, 'b.mts'), src);
