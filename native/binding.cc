@@ -5,7 +5,9 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <unordered_set>

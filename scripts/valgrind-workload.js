@@ -1,6 +1,6 @@
 // The workload scripts/valgrind.sh runs under memcheck: every native entry point over real
 // loopback sockets, and every way a poller can end (closed by JS, collected by GC without being
-// closed, still open at exit, torn down with a terminated worker). Runs the TypeScript core
+// closed, still open at exit, torn down with a terminated worker). Runs the TypeScript API
 // through tsx, so it checks what the tests check. Small on purpose: valgrind runs node ~30x slower.
 'use strict';
 const path = require('node:path');
@@ -11,7 +11,7 @@ const { Worker } = require('node:worker_threads');
 const root = path.join(__dirname, '..');
 const tsx = require.resolve('tsx/cjs/api', { paths: [root] });
 require(tsx).register();
-const core = require(path.join(root, 'src', 'core.ts'));
+const core = require(path.join(root, 'src', 'index.ts'));
 const native = require('node-gyp-build')(root);
 
 const ROUNDS = Number(process.argv[2] ?? 20);
@@ -82,7 +82,7 @@ async function main() {
   for (let i = 0; i < 10; i++) {
     const out = new Float64Array(8);
     const p = native.pollerOpen(out, () => { delivered++; });
-    native.pollerCtl(p, core.constants.EPOLL_CTL_ADD, fd, core.constants.EPOLLOUT, i);
+    native.pollerCtl(p, native.eventConstants.EPOLL_CTL_ADD, fd, native.eventConstants.EPOLLOUT, i);
     native.pollerRef(p, true);
     await new Promise((r) => setImmediate(r));
     native.pollerRef(p, false);
@@ -98,7 +98,7 @@ async function main() {
   const worker = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads');
     require(${JSON.stringify(tsx)}).register();
-    const core = require(${JSON.stringify(path.join(root, 'src', 'core.ts'))});
+    const core = require(${JSON.stringify(path.join(root, 'src', 'index.ts'))});
     const net = require('node:net');
     const s = net.connect(workerData.port, '127.0.0.1');
     s.on('connect', () => { core.getKeepAlive(s); core.waitFor(s, { readable: true }); parentPort.postMessage('waiting'); });

@@ -11,7 +11,7 @@ export interface Constants {
 }
 
 /** poll/epoll bits and epoll_ctl ops: internal. */
-export interface EventConstants {
+interface EventConstants {
   POLLIN: number; POLLOUT: number; POLLERR: number; POLLHUP: number; POLLNVAL: number; POLLRDHUP: number;
   EPOLL_CTL_ADD: number; EPOLL_CTL_DEL: number; EPOLL_CTL_MOD: number;
   EPOLLIN: number; EPOLLOUT: number; EPOLLERR: number; EPOLLHUP: number; EPOLLRDHUP: number; EPOLLONESHOT: number;
@@ -20,7 +20,7 @@ export interface EventConstants {
 /** An open private epoll set (opaque). */
 export type NativePoller = { readonly __poller: unique symbol };
 
-export interface Native {
+interface Native {
   supported: boolean;
   constants: Constants;
   eventConstants: EventConstants;

@@ -38,7 +38,7 @@ export interface MonitorOptions extends WatchOptions {
   signal?: AbortSignal;
 }
 
-export interface HeartbeatConfig {
+interface HeartbeatConfig {
   interval: number;
   timeout: number;
   /** How often an unanswered heartbeat is looked at, so the next one is never late by more. */
@@ -47,7 +47,7 @@ export interface HeartbeatConfig {
 }
 
 /** Idle thresholds in ms; 0: that kind is not watched. */
-export interface IdleConfig {
+interface IdleConfig {
   read: number;
   write: number;
   all: number;

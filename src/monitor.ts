@@ -67,7 +67,7 @@ export class LivenessMonitor extends EventEmitter {
     const { defaults, destroy, signal } = parseMonitorOptions(options);
     this.#defaults = defaults;
     this.#destroy = destroy;
-    this.#poller = new Poller((id, bits) => this.#onEvent(id, bits));
+    this.#poller = new Poller((id, bits) => this.#onEvent(id, bits), LivenessMonitor);
     const monitor = this;
     // One listener function for every socket: `this` is the socket that closed.
     this.#onClose = function (this: net.Socket) {

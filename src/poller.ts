@@ -9,10 +9,11 @@ export class Poller {
   readonly #out = new Float64Array(native.pollerBatch * 2);
   readonly #onEvent: (id: number, bits: number) => void;
 
-  constructor(onEvent: (id: number, bits: number) => void) {
+  /** `caller`: the public call that needs the set, where a failure's stack starts. */
+  constructor(onEvent: (id: number, bits: number) => void, caller: Function) {
     this.#onEvent = onEvent;
     const handle = native.pollerOpen(this.#out, (count) => this.#dispatch(count));
-    if (typeof handle === 'number') check(handle);
+    if (typeof handle === 'number') check(handle, caller);
     this.#handle = handle as NativePoller;
   }
 

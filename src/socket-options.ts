@@ -6,7 +6,6 @@ import { fdOf, type Target } from './target';
 import { validateInteger } from './validators';
 
 export { constants };
-export type { Constants } from './binding';
 
 /**
  * Reads and CLEARS the socket's pending error (SO_ERROR). Destructive: once taken, Node's next

@@ -156,7 +156,7 @@ export function tcpInfo(target: Target): TcpInfo {
 }
 
 /** How long the connection has been quiet, ms, by the kernel's clocks. */
-export interface Silence {
+interface Silence {
   lastDataRecv: number;
   lastAckRecv: number;
   lastDataSent: number;

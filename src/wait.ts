@@ -135,7 +135,7 @@ export function waitFor(target: Target, options: WaitOptions = {}): Promise<Read
     const fd = fdOf(target);
     const bits = (readable || (!readable && !writable) ? events.EPOLLIN : 0) | (writable ? events.EPOLLOUT : 0);
 
-    waitPoller ??= new Poller(onWaitEvent);
+    waitPoller ??= new Poller(onWaitEvent, waitFor);
     const group = joinGroup(fd, bits);
     if (typeof group === 'number') return Promise.reject(failure(group, undefined, waitFor));
     return new Promise<Readiness>((resolve, reject) => {
