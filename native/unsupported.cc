@@ -4,9 +4,18 @@
 #include <errno.h>
 
 const int tl_supported = 0;
-// No socket options or event bits to offer: every call that would use them is refused.
+// No socket options to offer: every call that would take them is refused.
 const tl_constant tl_socket_constants[] = {{NULL, 0}};
-const tl_constant tl_event_constants[] = {{NULL, 0}};
+// Never passed to a syscall here, but TypeScript builds its Readiness objects from distinct
+// bits, so a target without an fd still reads as invalid: Linux's generic values.
+const tl_constant tl_event_constants[] = {
+  {"POLLIN", 0x1},    {"POLLOUT", 0x4},    {"POLLERR", 0x8},       {"POLLHUP", 0x10},
+  {"POLLNVAL", 0x20}, {"POLLRDHUP", 0x2000},
+  {"EPOLL_CTL_ADD", 1}, {"EPOLL_CTL_DEL", 2}, {"EPOLL_CTL_MOD", 3},
+  {"EPOLLIN", 0x1},   {"EPOLLOUT", 0x4},   {"EPOLLERR", 0x8},      {"EPOLLHUP", 0x10},
+  {"EPOLLRDHUP", 0x2000}, {"EPOLLONESHOT", 0x40000000},
+  {NULL, 0},
+};
 
 #define NO(site) TL_FAIL(ENOSYS, site)
 int tl_set_keepalive(int, const tl_keepalive*) { return NO(TL_SITE_SO_KEEPALIVE); }

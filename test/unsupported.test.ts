@@ -33,7 +33,9 @@ describe('on a platform other than Linux', function () {
       const t = require(${JSON.stringify(path.join(dir, 'dist'))});
       const net = require('node:net');
       const server = net.createServer().listen(0, '127.0.0.1', async () => {
-        const results = { supported: t.supported };
+        const gone = new net.Socket();
+        gone.destroy();
+        const results = { supported: t.supported, invalid: t.readiness(gone).invalid };
         const calls = {
           setKeepAlive: () => t.setKeepAlive(server, { idle: 1000 }),
           getKeepAlive: () => t.getKeepAlive(server),
@@ -53,6 +55,7 @@ describe('on a platform other than Linux', function () {
       });`], { encoding: 'utf8' });
     const r = JSON.parse(out);
     assert.ok(Object.entries(r.supported).every(([k, v]) => k === 'platform' || v === false), JSON.stringify(r.supported));
+    assert.equal(r.invalid, true, 'a socket without an fd reads as invalid there too');
     const options: Record<string, string> = {
       setKeepAlive: 'SO_KEEPALIVE', getKeepAlive: 'SO_KEEPALIVE', takeSocketError: 'SO_ERROR', readiness: 'poll',
       peek: 'recv', tcpInfo: 'TCP_INFO', getOption: 'level 1 option 9', monitor: 'epoll_create1', waitFor: 'epoll_create1',
