@@ -12,6 +12,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "diag.h"
 #include "liveness.h"
 #include "tcp_info.h"
 
@@ -179,6 +180,26 @@ Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
   uint8_t* data = TypedData<uint8_t>(info[1], napi_uint8_array, 1, &length);
   if (!ToFd(info[0], &fd) || data == nullptr) return Fail(info.Env(), "tcpInfo(fd, Uint8Array) expected");
   return Napi::Number::New(info.Env(), tl_tcp_info(fd, data, length));
+}
+
+// diagSnapshot(pid, self, netnsFd, out: Float64Array(1)) -> ArrayBuffer of tl_conn records, or a
+// failure code. out[0] gets how many fds the process has open.
+Napi::Value DiagSnapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t pid, self, netns_fd;
+  double* out = TypedData<double>(info[3], napi_float64_array, 1);
+  if (!ToInt(info[0], 1, INT32_MAX, &pid) || !ToInt(info[1], 0, 1, &self) ||
+      !ToInt(info[2], -1, INT32_MAX, &netns_fd) || out == nullptr)
+    return Fail(env, "diagSnapshot(pid, self, netnsFd, Float64Array(1)) expected");
+  tl_snapshot snap;
+  int r = tl_diag_snapshot(int(pid), int(self), int(netns_fd), &snap);
+  if (r != 0) return Napi::Number::New(env, r);
+  out[0] = snap.fds;
+  size_t bytes = snap.conns.size() * sizeof(tl_conn);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (env.IsExceptionPending()) return env.Undefined();
+  if (bytes > 0) memcpy(buffer.Data(), snap.conns.data(), bytes);
+  return buffer;
 }
 
 // ---- pollers ----
@@ -357,7 +378,7 @@ Napi::Object ConstantsOf(Napi::Env env, const tl_constant* table) {
 // The site table, indexed by site code (TL_SITE_READ set: the getsockopt of a setsockopt
 // site): [syscall, option or undefined]. Its length is the modulus of failure codes.
 Napi::Array Sites(Napi::Env env) {
-  static_assert(TL_SITE_SOCKOPT < TL_SITE_READ && 2 * TL_SITE_READ == TL_SITES, "site codes fit the modulus");
+  static_assert(TL_SITE_COUNT <= TL_SITE_READ && 2 * TL_SITE_READ == TL_SITES, "site codes fit the modulus");
   struct Site {
     const char* syscall;
     const char* option;
@@ -419,6 +440,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["poll"] = Napi::Function::New<Poll>(env, "poll");
   exports["peek"] = Napi::Function::New<Peek>(env, "peek");
   exports["tcpInfo"] = Napi::Function::New<TcpInfo>(env, "tcpInfo");
+  exports["diagSnapshot"] = Napi::Function::New<DiagSnapshot>(env, "diagSnapshot");
   exports["pollerOpen"] = Napi::Function::New<PollerOpen>(env, "pollerOpen");
   exports["pollerCtl"] = Napi::Function::New<PollerCtl>(env, "pollerCtl");
   exports["pollerRef"] = Napi::Function::New<PollerRef>(env, "pollerRef");

@@ -23,17 +23,21 @@
   X(EPOLL_CTL, "epoll_ctl", NULL)                          \
   X(EPOLL_CREATE, "epoll_create1", NULL)                   \
   X(EPOLL_WAIT, "epoll_wait", NULL)                        \
-  X(SOCKOPT, "setsockopt", NULL) /* the integer escape hatch */
+  X(SOCKOPT, "setsockopt", NULL) /* the integer escape hatch */ \
+  X(OPENDIR, "opendir", NULL) /* the inventory: /proc/<pid>/fd */ \
+  X(NETLINK, "netlink", "NETLINK_SOCK_DIAG") /* its dump */      \
+  X(SETNS, "setns", NULL) /* entering a process's network namespace */
 
 #define TL_SITE_ENUM(name, syscall, option) TL_SITE_##name,
-enum tl_site { TL_SITE_TABLE(TL_SITE_ENUM) };
+enum tl_site { TL_SITE_TABLE(TL_SITE_ENUM) TL_SITE_COUNT };
 #undef TL_SITE_ENUM
 
-// Added to a setsockopt site when the failing call was getsockopt on the same option.
-#define TL_SITE_READ 16
+// Added to a setsockopt site when the failing call was getsockopt on the same option. Above
+// every site (17 of them since the connection inventory's three).
+#define TL_SITE_READ 32
 
 // A failure is returned as -(errno * TL_SITES + site): one negative number, no allocation.
-#define TL_SITES 32
+#define TL_SITES 64
 #define TL_FAIL(err, site) (-((err) * TL_SITES + (site)))
 
 // Ready registrations one drain hands to JS at most; the JS side sizes its buffer from it.

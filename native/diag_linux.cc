@@ -1,0 +1,323 @@
+// Linux: the connection inventory from /proc/<pid>/fd and NETLINK_SOCK_DIAG (inet_diag).
+#include "diag.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "liveness.h"
+
+// What src/connections/snapshot.ts reads, by offset (it reads the record as 32-bit words and
+// bytes): a change here must change it too, and this fails the build first.
+static_assert(sizeof(tl_conn) == 128, "tl_conn is 128 bytes");
+static_assert(offsetof(tl_conn, local_port) == 4 && offsetof(tl_conn, inode) == 8, "tl_conn ports, inode");
+static_assert(offsetof(tl_conn, expires) == 16 && offsetof(tl_conn, fd) == 28, "tl_conn expires, fd");
+static_assert(offsetof(tl_conn, local_address) == 32 && offsetof(tl_conn, remote_address) == 48, "tl_conn addresses");
+static_assert(offsetof(tl_conn, info_bytes) == 64 && offsetof(tl_conn, total_retrans) == 100, "tl_conn tcp_info part");
+static_assert(offsetof(tl_conn, ka_enable) == 104 && offsetof(tl_conn, source) == 124, "tl_conn keepalive, source");
+// The tcp_info fields copied, where the kernel's uapi puts them (glibc's header has them all).
+static_assert(offsetof(struct tcp_info, tcpi_last_data_sent) == 44, "tcpi_last_data_sent");
+static_assert(offsetof(struct tcp_info, tcpi_last_ack_recv) == 56, "tcpi_last_ack_recv");
+static_assert(offsetof(struct tcp_info, tcpi_total_retrans) == 100, "tcpi_total_retrans");
+
+namespace {
+
+// Closes what this file opened, on every path.
+struct Fd {
+  int fd = -1;
+  ~Fd() { if (fd >= 0) close(fd); }
+};
+struct Dir {
+  DIR* dir = nullptr;
+  ~Dir() { if (dir != nullptr) closedir(dir); }
+};
+
+// One fd of the process that is a socket.
+struct Held {
+  uint32_t inode;
+  int fd;
+  bool operator<(const Held& o) const { return inode != o.inode ? inode < o.inode : fd < o.fd; }
+};
+
+// The process's socket fds, sorted by inode, and how many fds it has in all.
+int read_fds(int pid, int self, std::vector<Held>* held, uint32_t* count) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  Dir d;
+  d.dir = opendir(path);
+  if (d.dir == nullptr) return TL_FAIL(errno, TL_SITE_OPENDIR);
+  int own = dirfd(d.dir);
+  *count = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* e = readdir(d.dir);
+    if (e == nullptr) {
+      if (errno != 0) return TL_FAIL(errno, TL_SITE_OPENDIR);
+      break;
+    }
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    if (self && fd == own) continue;  // the directory being read
+    ++*count;
+    struct stat st;
+    // Our own fds by number (no path walk); another process's through its magic link.
+    int r = self ? fstat(fd, &st) : fstatat(own, e->d_name, &st, 0);
+    if (r != 0) {
+      if (errno == ENOENT || errno == EBADF) continue;  // closed while we read
+      return TL_FAIL(errno, TL_SITE_OPENDIR);
+    }
+    if (S_ISSOCK(st.st_mode)) held->push_back({static_cast<uint32_t>(st.st_ino), fd});
+  }
+  std::sort(held->begin(), held->end());
+  return 0;
+}
+
+// The netlink socket, opened in the given network namespace (or ours).
+int open_netlink(int netns_fd, Fd* nl) {
+  if (netns_fd < 0) {
+    nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    return nl->fd >= 0 ? 0 : TL_FAIL(errno, TL_SITE_NETLINK);
+  }
+  // A socket belongs to the namespace of the thread that made it, for life: enter, make it, and
+  // come back. setns affects this thread only; nothing else runs on it meanwhile.
+  Fd home;
+  home.fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home.fd < 0) return TL_FAIL(errno, TL_SITE_SETNS);
+  if (setns(netns_fd, CLONE_NEWNET) != 0) return TL_FAIL(errno, TL_SITE_SETNS);
+  nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  int err = nl->fd >= 0 ? 0 : errno;
+  // Going back needs the same privilege that let us in, so it does not fail; if it ever did,
+  // this thread would make every later socket in the wrong namespace: stop the process loudly.
+  if (setns(home.fd, CLONE_NEWNET) != 0) abort();
+  return err == 0 ? 0 : TL_FAIL(err, TL_SITE_NETLINK);
+}
+
+const Held* find(const std::vector<Held>& held, uint32_t inode) {
+  auto it = std::lower_bound(held.begin(), held.end(), Held{inode, -1});
+  return it != held.end() && it->inode == inode ? &*it : nullptr;
+}
+
+void from_diag(const inet_diag_msg* m, const struct tcp_info* info, size_t info_bytes, tl_conn* c) {
+  memset(c, 0, sizeof *c);
+  c->family = m->idiag_family;
+  c->state = m->idiag_state;
+  c->timer = m->idiag_timer;
+  c->retrans = m->idiag_retrans;
+  c->local_port = ntohs(m->id.idiag_sport);
+  c->remote_port = ntohs(m->id.idiag_dport);
+  c->inode = m->idiag_inode;
+  c->uid = m->idiag_uid;
+  c->expires = m->idiag_expires;
+  c->recv_queue = m->idiag_rqueue;
+  c->send_queue = m->idiag_wqueue;
+  c->fd = -1;
+  memcpy(c->local_address, m->id.idiag_src, 16);
+  memcpy(c->remote_address, m->id.idiag_dst, 16);
+  c->info_bytes = static_cast<uint32_t>(info_bytes);
+  if (info_bytes > 0) {
+    c->last_data_sent = info->tcpi_last_data_sent;
+    c->last_data_recv = info->tcpi_last_data_recv;
+    c->last_ack_recv = info->tcpi_last_ack_recv;
+    c->unacked = info->tcpi_unacked;
+    c->probes = info->tcpi_probes;
+    c->backoff = info->tcpi_backoff;
+    c->rto = info->tcpi_rto;
+    c->rtt = info->tcpi_rtt;
+    c->total_retrans = info->tcpi_total_retrans;
+  }
+  c->ka_enable = c->ka_idle = c->ka_interval = c->ka_count = c->ka_user_timeout = -1;
+}
+
+// One dump of one family's TCP sockets, every state, with tcp_info. Keeps the sockets held by
+// the process (matched[i] set for held[i]) and those held by no fd.
+int dump(int nl, int family, uint32_t seq, std::vector<char>& buf, const std::vector<Held>& held,
+         std::vector<bool>* matched, std::vector<tl_conn>* out) {
+  struct {
+    nlmsghdr nlh;
+    inet_diag_req_v2 req;
+  } msg;
+  memset(&msg, 0, sizeof msg);
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.nlh.nlmsg_seq = seq;
+  msg.req.sdiag_family = static_cast<uint8_t>(family);
+  msg.req.sdiag_protocol = IPPROTO_TCP;
+  msg.req.idiag_states = ~0u;
+  msg.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  struct sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do sent = sendto(nl, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) return TL_FAIL(errno, TL_SITE_NETLINK);
+
+  for (;;) {
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n;
+    do n = recvmsg(nl, &mh, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return TL_FAIL(errno, TL_SITE_NETLINK);
+    // A message cut short would be a socket silently missing from the table.
+    if (n == 0 || (mh.msg_flags & MSG_TRUNC)) return TL_FAIL(EMSGSIZE, TL_SITE_NETLINK);
+    int len = static_cast<int>(n);
+    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != seq) continue;
+      // The table changed under the dump in a way the kernel could not hide: start again.
+      if (h->nlmsg_flags & NLM_F_DUMP_INTR) return TL_FAIL(EAGAIN, TL_SITE_NETLINK);
+      if (h->nlmsg_type == NLMSG_DONE) return 0;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e)) return TL_FAIL(EPROTO, TL_SITE_NETLINK);
+        return TL_FAIL(e->error < 0 ? -e->error : EPROTO, TL_SITE_NETLINK);
+      }
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
+      const inet_diag_msg* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      const Held* mine = nullptr;
+      if (m->idiag_inode != 0) {
+        mine = find(held, m->idiag_inode);
+        if (mine == nullptr) continue;  // another process's socket
+      }
+      struct tcp_info info;
+      memset(&info, 0, sizeof info);
+      size_t info_bytes = 0;
+      int alen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (rtattr* a = reinterpret_cast<rtattr*>(const_cast<inet_diag_msg*>(m) + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+        if (a->rta_type != INET_DIAG_INFO) continue;
+        info_bytes = std::min<size_t>(RTA_PAYLOAD(a), sizeof info);
+        memcpy(&info, RTA_DATA(a), info_bytes);
+      }
+      out->emplace_back();
+      from_diag(m, &info, info_bytes, &out->back());
+      if (mine != nullptr) {
+        out->back().fd = mine->fd;
+        (*matched)[mine - held.data()] = true;
+      }
+    }
+  }
+}
+
+// This fd still holds the socket with this inode (it was not closed and its number reused).
+bool still(int fd, uint32_t inode) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && static_cast<uint32_t>(st.st_ino) == inode;
+}
+
+void read_keepalive(tl_conn* c, uint32_t inode) {
+  tl_keepalive ka;
+  if (tl_get_keepalive(c->fd, &ka) != 0 || !still(c->fd, inode)) return;
+  c->ka_enable = ka.enable;
+  c->ka_idle = ka.idle;
+  c->ka_interval = ka.interval;
+  c->ka_count = ka.count;
+  c->ka_user_timeout = ka.user_timeout;
+}
+
+// A socket fd of this process that the dump did not show: when it is TCP, what its fd alone
+// tells (TCP_INFO, names). Returns false when it is not a TCP socket (unix, UDP, netlink...).
+bool from_fd(const Held& h, tl_conn* c) {
+  int protocol = 0, domain = 0;
+  socklen_t len = sizeof protocol;
+  if (getsockopt(h.fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != IPPROTO_TCP) return false;
+  len = sizeof domain;
+  if (getsockopt(h.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || (domain != AF_INET && domain != AF_INET6)) return false;
+  struct tcp_info info;
+  memset(&info, 0, sizeof info);
+  len = sizeof info;
+  if (getsockopt(h.fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  struct sockaddr_storage local, remote;
+  memset(&local, 0, sizeof local);
+  memset(&remote, 0, sizeof remote);
+  socklen_t llen = sizeof local, rlen = sizeof remote;
+  getsockname(h.fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  getpeername(h.fd, reinterpret_cast<sockaddr*>(&remote), &rlen);  // fails once it is closed: stays zero
+  if (!still(h.fd, h.inode)) return false;
+  inet_diag_msg m;
+  memset(&m, 0, sizeof m);
+  m.idiag_family = static_cast<uint8_t>(domain);
+  m.idiag_state = info.tcpi_state;
+  m.idiag_inode = h.inode;
+  m.idiag_uid = getuid();
+  if (domain == AF_INET) {
+    auto* l = reinterpret_cast<sockaddr_in*>(&local);
+    auto* r = reinterpret_cast<sockaddr_in*>(&remote);
+    m.id.idiag_sport = l->sin_port;
+    m.id.idiag_dport = r->sin_port;
+    memcpy(m.id.idiag_src, &l->sin_addr, 4);
+    memcpy(m.id.idiag_dst, &r->sin_addr, 4);
+  } else {
+    auto* l = reinterpret_cast<sockaddr_in6*>(&local);
+    auto* r = reinterpret_cast<sockaddr_in6*>(&remote);
+    m.id.idiag_sport = l->sin6_port;
+    m.id.idiag_dport = r->sin6_port;
+    memcpy(m.id.idiag_src, &l->sin6_addr, 16);
+    memcpy(m.id.idiag_dst, &r->sin6_addr, 16);
+  }
+  from_diag(&m, &info, len, c);
+  c->fd = h.fd;
+  c->source = 1;
+  return true;
+}
+
+int snapshot_once(int pid, int self, int netns_fd, tl_snapshot* out) {
+  std::vector<Held> held;
+  out->conns.clear();
+  int r = read_fds(pid, self, &held, &out->fds);
+  if (r != 0) return r;
+  std::vector<bool> matched(held.size(), false);
+  {
+    Fd nl;
+    r = open_netlink(netns_fd, &nl);
+    if (r != 0) return r;
+    std::vector<char> buf(64 * 1024);
+    r = dump(nl.fd, AF_INET, 1, buf, held, &matched, &out->conns);
+    if (r == 0) r = dump(nl.fd, AF_INET6, 2, buf, held, &matched, &out->conns);
+    if (r != 0) return r;
+  }
+  if (!self) return 0;
+  for (tl_conn& c : out->conns) {
+    if (c.fd >= 0) read_keepalive(&c, c.inode);
+  }
+  for (size_t i = 0; i < held.size(); i++) {
+    if (matched[i] || (i > 0 && held[i].inode == held[i - 1].inode)) continue;
+    tl_conn c;
+    if (!from_fd(held[i], &c)) continue;
+    read_keepalive(&c, c.inode);
+    out->conns.push_back(c);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int tl_diag_snapshot(int pid, int self, int netns_fd, tl_snapshot* out) {
+  int r = 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    r = snapshot_once(pid, self, netns_fd, out);
+    if (r != TL_FAIL(EAGAIN, TL_SITE_NETLINK)) return r;
+  }
+  out->conns.clear();
+  return r;
+}
