@@ -16,6 +16,10 @@ export { LivenessMonitor } from './monitor';
 export type {
   DeadReason, IdleKind, HeartbeatOptions, IdleOptions, WatchOptions, MonitorOptions, Verdict, MonitorStats,
 } from './monitor';
+export { connections, DEFAULT_THRESHOLDS } from './connections';
+export type {
+  Connection, Connections, ConnectionsOptions, ConnectionsSummary, ConnectionVerdict, Listener, Thresholds, TimerKind,
+} from './connections';
 
 // `import tl from 'tcp-liveness'` (and `require('tcp-liveness').default`): the whole API as one
 // object, beside the named exports. CommonJS hands this module its own exports object here.
