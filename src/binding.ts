@@ -44,6 +44,11 @@ interface Native {
   peek(fd: number): number;
   /** Copies struct tcp_info into out; returns the bytes filled. */
   tcpInfo(fd: number, out: Uint8Array): number;
+  /**
+   * One snapshot of a process's TCP sockets (native/diag.h): an ArrayBuffer of 128-byte tl_conn
+   * records, or a failure code. out[0] gets how many fds the process has open.
+   */
+  diagSnapshot(pid: number, self: 0 | 1, netnsFd: number, out: Float64Array): ArrayBuffer | number;
   /** Ready registrations are written to out as (id, events) pairs before callback(count) runs. */
   pollerOpen(out: Float64Array, callback: (count: number) => void): NativePoller | number;
   pollerCtl(poller: NativePoller, op: number, fd: number, events: number, id: number): number;

@@ -1,7 +1,7 @@
 // connections(): every TCP socket of a process with what the kernel knows about it and a verdict,
 // listeners apart, and a summary. One native snapshot per call; the judging is ./verdict.ts.
 import * as net from 'node:net';
-import type { TcpState } from '../tcp-info';
+import { TCP_STATES, type TcpState } from '../tcp-info';
 import { validateInteger, validateMs, validateObject } from '../validators';
 import { currentFd } from '../target';
 import { snapshot, type RawSocket } from './snapshot';
@@ -106,14 +106,17 @@ export function connections(options: ConnectionsOptions = {}): Connections {
   list.sort(worstFirst);
   listeners.sort((a, b) => a.localPort - b.localPort);
 
-  const states: Partial<Record<TcpState, number>> = {};
+  const counted: Partial<Record<TcpState, number>> = {};
   const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<ConnectionVerdict, number>;
   let timeWait = 0;
   for (const c of list) {
-    states[c.state] = (states[c.state] ?? 0) + 1;
+    counted[c.state] = (counted[c.state] ?? 0) + 1;
     verdicts[c.verdict]++;
     if (c.state === 'TIME_WAIT') timeWait++;
   }
+  // In the kernel's order of states, whatever the order of the connections.
+  const states: Partial<Record<TcpState, number>> = {};
+  for (const state of TCP_STATES) if (counted[state] !== undefined) states[state] = counted[state];
   return {
     summary: { pid, states, verdicts, timeWait, listening: listeners.length, fds: snap.fds, fdLimit: snap.fdLimit },
     connections: list,
