@@ -47,8 +47,8 @@ struct tl_snapshot {
   std::vector<tl_conn> conns;
 };
 
-// Fills *out with every TCP socket whose inode is among pid's fds, plus every socket no fd holds
-// (inode 0: TIME_WAIT, orphans; the caller picks those on its listening ports). self != 0: pid is
+// Fills *out with every TCP socket whose inode is among pid's fds, plus the sockets no fd holds
+// (inode 0: TIME_WAIT, orphans, half-open requests) on the ports where one of them listens. self != 0: pid is
 // this process, whose fds it may read options from. netns_fd >= 0: dump in that network
 // namespace (needs CAP_SYS_ADMIN), the one pid lives in. Returns 0 or a TL_FAIL code.
 int tl_diag_snapshot(int pid, int self, int netns_fd, tl_snapshot* out);

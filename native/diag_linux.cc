@@ -296,6 +296,15 @@ int snapshot_once(int pid, int self, int netns_fd, tl_snapshot* out) {
     if (r == 0) r = dump(nl.fd, AF_INET6, 2, buf, held, &matched, &out->conns);
     if (r != 0) return r;
   }
+  // Sockets no fd holds are everyone's (a busy host has tens of thousands in TIME_WAIT); those
+  // on a port this process listens on are its own accepted connections, closed.
+  std::vector<bool> listening(65536, false);
+  for (const tl_conn& c : out->conns) {
+    if (c.fd >= 0 && c.state == TCP_LISTEN) listening[c.local_port] = true;
+  }
+  auto& conns = out->conns;
+  conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const tl_conn& c) { return c.fd < 0 && !listening[c.local_port]; }),
+              conns.end());
   if (!self) return 0;
   for (tl_conn& c : out->conns) {
     if (c.fd >= 0) read_keepalive(&c, c.inode);

@@ -81,10 +81,8 @@ export function connections(options: ConnectionsOptions = {}): Connections {
   const owners = pid === process.pid ? ownersByFd() : null;
 
   const listeners: Listener[] = [];
-  const listening = new Set<number>();
   for (const s of snap.sockets) {
     if (s.state !== 'LISTEN' || s.fd === null) continue;
-    listening.add(s.localPort);
     const server = owners?.get(s.fd);
     listeners.push({
       family: s.family, localAddress: s.localAddress, localPort: s.localPort,
@@ -96,8 +94,6 @@ export function connections(options: ConnectionsOptions = {}): Connections {
   const list: Connection[] = [];
   for (const s of snap.sockets) {
     if (s.state === 'LISTEN') continue;
-    // Sockets no fd holds are everyone's; those on the ports this process listens on are its own.
-    if (s.fd === null && !listening.has(s.localPort)) continue;
     const c: Connection = Object.assign(s, judge(s, thresholds));
     const socket = s.fd === null ? undefined : owners?.get(s.fd);
     if (socket instanceof net.Socket) c.socket = socket;
