@@ -1,5 +1,5 @@
 // The connection inventory's core: one snapshot of a process's TCP sockets, made from its fd
-// table (/proc/<pid>/fd) and one NETLINK_SOCK_DIAG dump per address family, the interface `ss`
+// table (/proc/<pid>/fd) and one NETLINK_SOCK_DIAG dump for IPv4 and IPv6, the interface `ss`
 // uses. Plain C++, no N-API; binding.cc converts. One implementation per OS (diag_linux.cc,
 // diag_unsupported.cc), picked in binding.gyp.
 #pragma once

@@ -109,6 +109,12 @@ int open_netlink(int netns_fd, Fd* nl) {
   return err == 0 ? 0 : TL_FAIL(err, TL_SITE_NETLINK);
 }
 
+// A connection request not yet accepted (include/net/tcp_states.h); not in the uapi headers.
+constexpr int kTcpNewSynRecv = 12;
+
+// 12 bytes of filter per port; an attribute's length is 16 bits.
+constexpr size_t kMaxFilterPorts = 4096;
+
 const Held* find(const std::vector<Held>& held, uint32_t inode) {
   auto it = std::lower_bound(held.begin(), held.end(), Held{inode, -1});
   return it != held.end() && it->inode == inode ? &*it : nullptr;
@@ -147,26 +153,54 @@ void from_diag(const inet_diag_msg* m, const struct tcp_info* info, size_t info_
 
 // One dump of one family's TCP sockets, every state, with tcp_info. Keeps the sockets held by
 // the process (matched[i] set for held[i]) and those held by no fd.
-int dump(int nl, int family, uint32_t seq, std::vector<char>& buf, const std::vector<Held>& held,
-         std::vector<bool>* matched, std::vector<tl_conn>* out) {
-  struct {
+// A kernel-side filter (INET_DIAG_REQ_BYTECODE) that passes sockets whose local port is one of
+// `ports`, built as ss builds `sport = :a or sport = :b ...`: per port a test whose "no" skips the
+// JMP after it, and a JMP to the end (accept) when it matched. The kernel's audit only accepts
+// jumps that land on an op reachable through the "yes" chain, which this layout keeps.
+std::vector<char> port_filter(const std::vector<uint16_t>& ports) {
+  std::vector<char> bc;
+  for (size_t i = 0; i < ports.size(); i++) {
+    inet_diag_bc_op test[2] = {{INET_DIAG_BC_S_EQ, 8, 12}, {0, 0, ports[i]}};
+    bc.insert(bc.end(), reinterpret_cast<char*>(test), reinterpret_cast<char*>(test) + sizeof test);
+    if (i + 1 == ports.size()) break;
+    uint16_t rest = static_cast<uint16_t>((ports.size() - i - 1) * 12 - 4);
+    inet_diag_bc_op jump = {INET_DIAG_BC_JMP, 4, static_cast<uint16_t>(rest + 4)};
+    bc.insert(bc.end(), reinterpret_cast<char*>(&jump), reinterpret_cast<char*>(&jump) + sizeof jump);
+  }
+  return bc;
+}
+
+// One dump of the TCP sockets in `states`, IPv4 and IPv6, with tcp_info, through `filter` when
+// it is not empty. Keeps the sockets held by the process (matched[i] set for held[i]) and those
+// held by no fd.
+// TCPDIAG_GETSOCK rather than SOCK_DIAG_BY_FAMILY: the kernel answers it for both families in
+// one walk of its socket table (AF_UNSPEC), where the newer request walks the whole (shared)
+// table once per family. The walk is the cost on a host with many sockets.
+int dump(int nl, uint32_t states, const std::vector<char>& filter, uint32_t seq, std::vector<char>& buf,
+         const std::vector<Held>& held, std::vector<bool>* matched, std::vector<tl_conn>* out) {
+  struct Request {
     nlmsghdr nlh;
-    inet_diag_req_v2 req;
-  } msg;
-  memset(&msg, 0, sizeof msg);
-  msg.nlh.nlmsg_len = sizeof msg;
-  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.nlh.nlmsg_seq = seq;
-  msg.req.sdiag_family = static_cast<uint8_t>(family);
-  msg.req.sdiag_protocol = IPPROTO_TCP;
-  msg.req.idiag_states = ~0u;
-  msg.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    inet_diag_req req;
+  };
+  std::vector<char> msg(NLMSG_ALIGN(sizeof(Request)) + (filter.empty() ? 0 : RTA_SPACE(filter.size())), 0);
+  Request* r = reinterpret_cast<Request*>(msg.data());
+  r->nlh.nlmsg_len = static_cast<uint32_t>(msg.size());
+  r->nlh.nlmsg_type = TCPDIAG_GETSOCK;
+  r->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  r->nlh.nlmsg_seq = seq;
+  r->req.idiag_states = states;
+  r->req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  if (!filter.empty()) {
+    rtattr* a = reinterpret_cast<rtattr*>(msg.data() + NLMSG_ALIGN(sizeof(Request)));
+    a->rta_type = INET_DIAG_REQ_BYTECODE;
+    a->rta_len = static_cast<uint16_t>(RTA_LENGTH(filter.size()));
+    memcpy(RTA_DATA(a), filter.data(), filter.size());
+  }
   struct sockaddr_nl kernel;
   memset(&kernel, 0, sizeof kernel);
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
-  do sent = sendto(nl, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  do sent = sendto(nl, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   while (sent < 0 && errno == EINTR);
   if (sent < 0) return TL_FAIL(errno, TL_SITE_NETLINK);
 
@@ -193,7 +227,7 @@ int dump(int nl, int family, uint32_t seq, std::vector<char>& buf, const std::ve
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e)) return TL_FAIL(EPROTO, TL_SITE_NETLINK);
         return TL_FAIL(e->error < 0 ? -e->error : EPROTO, TL_SITE_NETLINK);
       }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
+      if (h->nlmsg_type != TCPDIAG_GETSOCK || h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
       const inet_diag_msg* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
       const Held* mine = nullptr;
       if (m->idiag_inode != 0) {
@@ -292,19 +326,34 @@ int snapshot_once(int pid, int self, int netns_fd, tl_snapshot* out) {
     r = open_netlink(netns_fd, &nl);
     if (r != 0) return r;
     std::vector<char> buf(64 * 1024);
-    r = dump(nl.fd, AF_INET, 1, buf, held, &matched, &out->conns);
-    if (r == 0) r = dump(nl.fd, AF_INET6, 2, buf, held, &matched, &out->conns);
+    // Sockets no fd holds are everyone's (a busy host has tens of thousands in TIME_WAIT); those
+    // on a port this process listens on are its own accepted connections, closed. So: first
+    // every socket but TIME_WAIT and half-open requests, then those two states on the ports it
+    // listens on, filtered in the kernel.
+    const uint32_t unheld = (1u << TCP_TIME_WAIT) | (1u << kTcpNewSynRecv);
+    const std::vector<char> none;
+    r = dump(nl.fd, ~unheld, none, 1, buf, held, &matched, &out->conns);
     if (r != 0) return r;
+    std::vector<bool> listening(65536, false);
+    std::vector<uint16_t> ports;
+    for (const tl_conn& c : out->conns) {
+      if (c.fd < 0 || c.state != TCP_LISTEN || listening[c.local_port]) continue;
+      listening[c.local_port] = true;
+      ports.push_back(c.local_port);
+    }
+    auto& conns = out->conns;
+    conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const tl_conn& c) { return c.fd < 0 && !listening[c.local_port]; }),
+                conns.end());
+    if (!ports.empty()) {
+      // The filter's length must fit a netlink attribute; past that, fetch all and keep ours.
+      std::vector<char> filter = ports.size() <= kMaxFilterPorts ? port_filter(ports) : none;
+      size_t before = conns.size();
+      r = dump(nl.fd, unheld, filter, 2, buf, held, &matched, &conns);
+      if (r != 0) return r;
+      conns.erase(std::remove_if(conns.begin() + before, conns.end(), [&](const tl_conn& c) { return !listening[c.local_port]; }),
+                  conns.end());
+    }
   }
-  // Sockets no fd holds are everyone's (a busy host has tens of thousands in TIME_WAIT); those
-  // on a port this process listens on are its own accepted connections, closed.
-  std::vector<bool> listening(65536, false);
-  for (const tl_conn& c : out->conns) {
-    if (c.fd >= 0 && c.state == TCP_LISTEN) listening[c.local_port] = true;
-  }
-  auto& conns = out->conns;
-  conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const tl_conn& c) { return c.fd < 0 && !listening[c.local_port]; }),
-              conns.end());
   if (!self) return 0;
   for (tl_conn& c : out->conns) {
     if (c.fd >= 0) read_keepalive(&c, c.inode);

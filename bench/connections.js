@@ -1,0 +1,104 @@
+// The connection-inventory rows of `npm run bench`, in a process of their own (forked by
+// bench/index.js; sends its rows back over IPC). This process holds N client sockets (5,000,
+// then 15,000: two sizes, to show time growing linearly); their far ends live in a peer process
+// (bench/floor.c `serve`), each process within the 20,000-fd limit.
+//
+// Rows, each against `ss -tanpoi` on the same sockets in the same run (ss's own filter
+// `dport = :<peer port>` picks exactly this process's connections, in the kernel):
+//   connections()                in this process: one call, its result built and judged
+//   tcp-liveness inspect --json  a new process inspecting this one: Node's start-up, the snapshot,
+//                                the JSON written to a pipe; what a user's script pays
+// Both sides are timed as wall time per call, alternating (order swapped each round), medians.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { once } = require('node:events');
+const net = require('node:net');
+const path = require('node:path');
+const readline = require('node:readline');
+const { connections } = require('..');
+
+const quick = process.argv.includes('--quick');
+const exe = process.argv[2];
+const SIZES = quick ? [200, 600] : [5000, 15000];
+const ROUNDS = quick ? 2 : 9; // the first is a warm-up
+const BIN = path.join(__dirname, '..', 'bin', 'tcp-liveness.js');
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function connectAll(port, count, into) {
+  while (into.length < count) {
+    const wave = [];
+    for (let k = 0; k < 500 && into.length + wave.length < count; k++) {
+      const s = net.connect(port, '127.0.0.1');
+      wave.push(once(s, 'connect').then(() => s));
+    }
+    into.push(...(await Promise.all(wave)));
+  }
+}
+
+function timed(fn) {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+// Runs a command to completion with its output in a pipe (read in full, as a script would).
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { maxBuffer: 1 << 30, encoding: 'buffer' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function main() {
+  const server = spawn(exe, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await readline.createInterface({ input: server.stdout })[Symbol.asyncIterator]().next();
+  if (first.done) throw new Error('bench/floor.c serve did not start');
+  const port = Number(first.value);
+  const ss = ['-tanpoi', 'dport', '=', `:${port}`];
+  const sockets = [];
+  const measured = [];
+  try {
+    for (const size of SIZES) {
+      await connectAll(port, size, sockets);
+      // The sockets are what ss and we both see: check once, outside the timing.
+      const seen = connections().connections.filter((c) => c.remotePort === port).length;
+      const lines = run('ss', ['-H', ...ss]).toString().split('\n').filter((l) => /^\S/.test(l)).length;
+      if (seen !== size || lines !== size) throw new Error(`expected ${size} sockets, connections() saw ${seen}, ss ${lines}`);
+      const sides = {
+        'connections()': () => connections(),
+        'inspect --json': () => run(process.execPath, [BIN, 'inspect', '--json', String(process.pid)]),
+        ss: () => run('ss', ss),
+      };
+      const times = { 'connections()': [], 'inspect --json': [], ss: [] };
+      const ratios = { 'connections()': [], 'inspect --json': [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const ours of ['connections()', 'inspect --json']) {
+          const order = round % 2 ? [ours, 'ss'] : ['ss', ours];
+          const t = {};
+          for (const side of order) t[side] = timed(sides[side]);
+          if (round === 0) continue;
+          times[ours].push(t[ours]);
+          times.ss.push(t.ss);
+          ratios[ours].push(t[ours] / t.ss);
+        }
+      }
+      for (const ours of ['connections()', 'inspect --json']) {
+        measured.push({ size, ours, oursNs: median(times[ours]), ssNs: median(times.ss), ratio: median(ratios[ours]) });
+      }
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    server.stdin.end();
+  }
+  process.send(measured);
+}
+
+if (!exe) throw new Error('usage: node bench/connections.js <bench/floor executable> [--quick] (run by bench/index.js)');
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
