@@ -10,7 +10,7 @@
 //                                the JSON written to a pipe; what a user's script pays
 // Both sides are timed as wall time per call, alternating (order swapped each round), medians.
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { fork, spawn, spawnSync } = require('node:child_process');
 const { once } = require('node:events');
 const net = require('node:net');
 const path = require('node:path');
@@ -97,8 +97,48 @@ async function main() {
   process.send(measured);
 }
 
-if (!exe) throw new Error('usage: node bench/connections.js <bench/floor executable> [--quick] (run by bench/index.js)');
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+/** For bench/index.js: runs this file in a child of its own; resolves with table rows and notes. */
+async function measure(floorExe, quickRun) {
+  const child = fork(__filename, [floorExe, ...(quickRun ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let measured = null;
+  child.on('message', (m) => { measured = m; });
+  const [code] = await once(child, 'exit');
+  if (code !== 0 || measured === null) throw new Error(`bench/connections.js failed (exit code ${code})`);
+  const at = (size, ours) => measured.find((m) => m.size === size && m.ours === ours);
+  const [small, large] = [...new Set(measured.map((m) => m.size))];
+  const n = (x) => x.toLocaleString('en-US');
+  const rows = [];
+  for (const ours of ['connections()', 'inspect --json']) {
+    for (const size of [small, large]) {
+      const m = at(size, ours);
+      rows.push({
+        op: `inventory of ${n(size)} sockets`, ours, oursNs: m.oursNs, theirs: 'ss -tanpoi', theirsNs: m.ssNs,
+        ratio: m.ratio, target: '<= 1.00', met: m.ratio <= 1,
+      });
+    }
+    // Linear: the time per socket at the larger size is no more than at the smaller (fixed costs
+    // such as Node's start-up and the walk of the kernel's whole table only make it smaller).
+    const [a, b] = [at(small, ours), at(large, ours)];
+    const growth = (b.oursNs / large) / (a.oursNs / small);
+    rows.push({
+      op: `${ours} per socket`, ours: `at ${n(large)}`, oursNs: b.oursNs / large, theirs: `at ${n(small)}`,
+      theirsNs: a.oursNs / small, ratio: growth, target: '<= 1.10 (linear)', met: growth <= 1.1,
+    });
+  }
+  const notes = [
+    `Inventory rows (bench/connections.js, a process of its own holding the sockets; far ends in \`floor serve\`): wall time per call,` +
+      ` ${quickRun ? 1 : ROUNDS - 1} rounds alternating with \`ss -tanpoi dport = :<peer port>\` (the same sockets, filtered in the kernel);` +
+      ` inspect --json is a new Node process inspecting the holder, its JSON read from a pipe.`,
+  ];
+  return { rows, notes, measured };
+}
+
+module.exports = { measure };
+
+if (require.main === module) {
+  if (!exe) throw new Error('usage: node bench/connections.js <bench/floor executable> [--quick] (run by bench/index.js)');
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

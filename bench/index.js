@@ -27,6 +27,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { measurements, rows, monitorRows } = require('./rows');
 const { quantile, median } = require('./stats');
+const inventory = require('./connections');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -168,20 +169,21 @@ async function main() {
   const exe = buildFloor();
   const results = await measureCalls(exe);
   const monitor = await measureMonitor(exe);
+  const inv = await inventory.measure(exe, quick);
   const all = [...results, ...monitorResults(monitor)];
   const loadAfter = os.loadavg();
-  printTable(all);
+  printTable([...all, ...inv.rows]);
   const env = {
     node: process.version, kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
     quick, singleThreadFloor, rounds: ROUNDS - 1, batchesPerRound: PER_ROUND, date: new Date().toISOString(),
     loadavg: { before: loadBefore, after: loadAfter },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: all, monitor }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: all, monitor, inventory: { rows: inv.rows, measured: inv.measured } }, null, 2)}\n`);
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Call rows: time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
     ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back.`);
-  for (const line of monitorNotes(monitor)) console.log(line);
+  for (const line of [...monitorNotes(monitor), ...inv.notes]) console.log(line);
   console.log(`Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${env.cpus} CPUs. Written to ${path.relative(process.cwd(), out)}`);
 }
 
