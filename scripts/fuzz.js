@@ -267,6 +267,10 @@ async function child(count, seed) {
         chance(0.8) ? pick([1, 4, 5, 0x2001, 0x40000001, 0x40002005, 0xffffffff]) : value(), chance(0.8) ? int(1000) : value()];
       case 'pollerRef': return [p(), chance(0.8) ? chance(0.5) : value()];
       case 'pollerClose': return [p()];
+      // A real snapshot walks the host's whole socket table (milliseconds): mostly the backstop.
+      case 'diagSnapshot': return chance(0.03)
+        ? [process.pid, pick([0, 1]), pick([-1, -1, randomFd()]), new Float64Array(1)]
+        : [chance(0.5) ? process.pid : value(), pick([0, 1, 2, value()]), pick([-1, randomFd(), value()]), chance(0.5) ? new Float64Array(1) : typedArray()];
       default: throw new Error(name);
     }
   }
@@ -322,6 +326,11 @@ async function child(count, seed) {
       return r;
     }
     if (name === 'pollerOpen' && typeof r === 'object' && r !== null) { s.ok++; return r; }
+    if (name === 'diagSnapshot' && r instanceof ArrayBuffer) {
+      if (r.byteLength % 128 !== 0) violation(`${name}(${describe(args)}) returned ${r.byteLength} bytes, not whole 128-byte records`);
+      s.ok++;
+      return r;
+    }
     if (typeof r !== 'number' || !Number.isInteger(r)) {
       violation(`${name}(${describe(args)}) returned ${typeof r} ${String(r)}`);
       return undefined;
