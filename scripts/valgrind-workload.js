@@ -70,6 +70,11 @@ async function main() {
       try { bad(); } catch { /* EBADF */ }
     }
     try { native.poll(new Int32Array(1), 5); } catch { /* TypeError */ }
+    // The connection inventory: this process (peer is in CLOSE_WAIT, or ended by the reset and
+    // read through its fd), and its failures after and before the fd table is read.
+    native.diagSnapshot(process.pid, 1, -1, new Float64Array(1));
+    native.diagSnapshot(process.pid, 0, 0, new Float64Array(1)); // setns refuses fd 0
+    native.diagSnapshot(0x7ffffffe, 0, -1, new Float64Array(1)); // no such process
     peer.destroy();
     client.destroy();
   }
