@@ -269,6 +269,20 @@ void read_keepalive(tl_conn* c, uint32_t inode) {
   c->ka_user_timeout = ka.user_timeout;
 }
 
+// A socket address's port and address into inet_diag's fields (network byte order). An unset
+// one (getpeername failed: no peer any more) leaves them zero.
+void put_address(const sockaddr_storage& a, __be16* port, __be32* address) {
+  if (a.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+    *port = in6->sin6_port;
+    memcpy(address, &in6->sin6_addr, 16);
+  } else if (a.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    *port = in->sin_port;
+    memcpy(address, &in->sin_addr, 4);
+  }
+}
+
 // A socket fd of this process that the dump did not show: when it is TCP, what its fd alone
 // tells (TCP_INFO, names). Returns false when it is not a TCP socket (unix, UDP, netlink...).
 bool from_fd(const Held& h, tl_conn* c) {
@@ -294,21 +308,8 @@ bool from_fd(const Held& h, tl_conn* c) {
   m.idiag_state = info.tcpi_state;
   m.idiag_inode = h.inode;
   m.idiag_uid = getuid();
-  if (domain == AF_INET) {
-    auto* l = reinterpret_cast<sockaddr_in*>(&local);
-    auto* r = reinterpret_cast<sockaddr_in*>(&remote);
-    m.id.idiag_sport = l->sin_port;
-    m.id.idiag_dport = r->sin_port;
-    memcpy(m.id.idiag_src, &l->sin_addr, 4);
-    memcpy(m.id.idiag_dst, &r->sin_addr, 4);
-  } else {
-    auto* l = reinterpret_cast<sockaddr_in6*>(&local);
-    auto* r = reinterpret_cast<sockaddr_in6*>(&remote);
-    m.id.idiag_sport = l->sin6_port;
-    m.id.idiag_dport = r->sin6_port;
-    memcpy(m.id.idiag_src, &l->sin6_addr, 16);
-    memcpy(m.id.idiag_dst, &r->sin6_addr, 16);
-  }
+  put_address(local, &m.id.idiag_sport, m.id.idiag_src);
+  put_address(remote, &m.id.idiag_dport, m.id.idiag_dst);
   from_diag(&m, &info, len, c);
   c->fd = h.fd;
   c->source = 1;
