@@ -16,18 +16,13 @@ const net = require('node:net');
 const path = require('node:path');
 const readline = require('node:readline');
 const { connections } = require('..');
+const { median } = require('./stats');
 
 const quick = process.argv.includes('--quick');
 const exe = process.argv[2];
 const SIZES = quick ? [200, 600] : [5000, 15000];
 const ROUNDS = quick ? 2 : 9; // the first is a warm-up
 const BIN = path.join(__dirname, '..', 'bin', 'tcp-liveness.js');
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function connectAll(port, count, into) {
   while (into.length < count) {
