@@ -10,6 +10,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -90,23 +91,38 @@ int read_fds(int pid, int self, std::vector<Held>* held, uint32_t* count) {
 }
 
 // The netlink socket, opened in the given network namespace (or ours).
+struct InNamespace {
+  int netns_fd;
+  int fd;
+  int result;
+};
+
+// A socket belongs to the namespace of the thread that made it, for life. setns changes only the
+// calling thread's namespace, so a thread of our own enters, makes the socket and ends: the
+// caller's thread never leaves its namespace, and there is nothing to restore (or fail to).
+void* open_in_namespace(void* arg) {
+  InNamespace* job = static_cast<InNamespace*>(arg);
+  if (setns(job->netns_fd, CLONE_NEWNET) != 0) {
+    job->result = TL_FAIL(errno, TL_SITE_SETNS);
+    return nullptr;
+  }
+  job->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  job->result = job->fd >= 0 ? 0 : TL_FAIL(errno, TL_SITE_NETLINK);
+  return nullptr;
+}
+
 int open_netlink(int netns_fd, Fd* nl) {
   if (netns_fd < 0) {
     nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     return nl->fd >= 0 ? 0 : TL_FAIL(errno, TL_SITE_NETLINK);
   }
-  // A socket belongs to the namespace of the thread that made it, for life: enter, make it, and
-  // come back. setns affects this thread only; nothing else runs on it meanwhile.
-  Fd home;
-  home.fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home.fd < 0) return TL_FAIL(errno, TL_SITE_SETNS);
-  if (setns(netns_fd, CLONE_NEWNET) != 0) return TL_FAIL(errno, TL_SITE_SETNS);
-  nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  int err = nl->fd >= 0 ? 0 : errno;
-  // Going back needs the same privilege that let us in, so it does not fail; if it ever did,
-  // this thread would make every later socket in the wrong namespace: stop the process loudly.
-  if (setns(home.fd, CLONE_NEWNET) != 0) abort();
-  return err == 0 ? 0 : TL_FAIL(err, TL_SITE_NETLINK);
+  InNamespace job = {netns_fd, -1, 0};
+  pthread_t thread;
+  int err = pthread_create(&thread, nullptr, open_in_namespace, &job);
+  if (err != 0) return TL_FAIL(err, TL_SITE_SETNS);
+  pthread_join(thread, nullptr);
+  nl->fd = job.fd;  // the thread shares our fd table: the socket is ours to use and close
+  return job.result;
 }
 
 // A connection request not yet accepted (include/net/tcp_states.h); not in the uapi headers.
