@@ -35,7 +35,8 @@ struct tl_conn {
   uint32_t rto;             // µs
   uint32_t rtt;             // µs
   uint32_t total_retrans;
-  // Keepalive settings read back on the process's own fd (as tl_get_keepalive), -1: not read.
+  // Keepalive settings read back on the process's fd (as tl_get_keepalive; another process's
+  // through a duplicate, where the kernel grants one), -1: not read.
   int32_t ka_enable, ka_idle, ka_interval, ka_count, ka_user_timeout;
   // 0: from the kernel's socket tables; 1: from the fd alone (TCP_INFO), because the tables no
   // longer hold it (the kernel closed it) or it lives in another network namespace.
@@ -48,7 +49,8 @@ struct tl_snapshot {
 };
 
 // Fills *out with every TCP socket whose inode is among pid's fds, plus the sockets no fd holds
-// (inode 0: TIME_WAIT, orphans, half-open requests) on the ports where one of them listens. self != 0: pid is
-// this process, whose fds it may read options from. netns_fd >= 0: dump in that network
+// (inode 0: TIME_WAIT, orphans, half-open requests) on the ports where one of them listens.
+// self != 0: pid is this process, whose fds it reads options from; otherwise it reads them on
+// duplicates (pidfd_getfd) where the kernel grants them. netns_fd >= 0: dump in that network
 // namespace (needs CAP_SYS_ADMIN), the one pid lives in. Returns 0 or a TL_FAIL code.
 int tl_diag_snapshot(int pid, int self, int netns_fd, tl_snapshot* out);

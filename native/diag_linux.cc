@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -270,20 +271,53 @@ int dump(int nl, uint32_t states, const std::vector<char>& filter, uint32_t seq,
 }
 
 // This fd still holds the socket with this inode (it was not closed and its number reused).
-bool still(int fd, uint32_t inode) {
+bool still(int fd, uint32_t inode, uint32_t* uid = nullptr) {
   struct stat st;
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && static_cast<uint32_t>(st.st_ino) == inode;
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) || static_cast<uint32_t>(st.st_ino) != inode) return false;
+  if (uid != nullptr) *uid = st.st_uid;
+  return true;
 }
 
-void read_keepalive(tl_conn* c, uint32_t inode) {
+// Keepalive settings read on fd (the socket's own fd or a duplicate of it), as getKeepAlive does.
+void read_keepalive(tl_conn* c, int fd) {
   tl_keepalive ka;
-  if (tl_get_keepalive(c->fd, &ka) != 0 || !still(c->fd, inode)) return;
+  if (tl_get_keepalive(fd, &ka) != 0 || !still(fd, c->inode)) return;
   c->ka_enable = ka.enable;
   c->ka_idle = ka.idle;
   c->ka_interval = ka.interval;
   c->ka_count = ka.count;
   c->ka_user_timeout = ka.user_timeout;
 }
+
+// The fds to read options from: this process's own, or duplicates of another process's
+// (pidfd_getfd, Linux 5.6), which the kernel grants where it would let us ptrace-attach (the same
+// user, or root). A duplicate is only read (getsockopt changes nothing the process sees) and
+// closed at once; it is ours, the process's own fd is never touched.
+class Borrowed {
+ public:
+  Borrowed(int pid, int self) : self_(self != 0) {
+    if (!self_) pidfd_.fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  }
+  // An fd to read, or -1 when there is none to read (closed meanwhile, or not permitted).
+  int take(int fd) {
+    if (self_) return fd;
+    if (pidfd_.fd < 0) return -1;
+    int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd_.fd, fd, 0));
+    if (copy < 0 && errno != EBADF) {
+      // Not permitted (or not supported, or the process is gone): the same for every fd.
+      close(pidfd_.fd);
+      pidfd_.fd = -1;
+    }
+    return copy;
+  }
+  void give_back(int copy) {
+    if (!self_ && copy >= 0) close(copy);
+  }
+
+ private:
+  bool self_;
+  Fd pidfd_;
+};
 
 // A socket address's port and address into inet_diag's fields (network byte order). An unset
 // one (getpeername failed: no peer any more) leaves them zero.
@@ -299,31 +333,33 @@ void put_address(const sockaddr_storage& a, __be16* port, __be32* address) {
   }
 }
 
-// A socket fd of this process that the dump did not show: when it is TCP, what its fd alone
-// tells (TCP_INFO, names). Returns false when it is not a TCP socket (unix, UDP, netlink...).
-bool from_fd(const Held& h, tl_conn* c) {
+// A socket fd of the process that the dump did not show: when it is TCP, what its fd alone tells
+// (TCP_INFO, names), read on fd (its own or a duplicate). Returns false when it is not a TCP
+// socket (unix, UDP, netlink...).
+bool from_fd(const Held& h, int fd, tl_conn* c) {
   int protocol = 0, domain = 0;
   socklen_t len = sizeof protocol;
-  if (getsockopt(h.fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != IPPROTO_TCP) return false;
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != IPPROTO_TCP) return false;
   len = sizeof domain;
-  if (getsockopt(h.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || (domain != AF_INET && domain != AF_INET6)) return false;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || (domain != AF_INET && domain != AF_INET6)) return false;
   struct tcp_info info;
   memset(&info, 0, sizeof info);
   len = sizeof info;
-  if (getsockopt(h.fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
   struct sockaddr_storage local, remote;
   memset(&local, 0, sizeof local);
   memset(&remote, 0, sizeof remote);
   socklen_t llen = sizeof local, rlen = sizeof remote;
-  getsockname(h.fd, reinterpret_cast<sockaddr*>(&local), &llen);
-  getpeername(h.fd, reinterpret_cast<sockaddr*>(&remote), &rlen);  // fails once it is closed: stays zero
-  if (!still(h.fd, h.inode)) return false;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &rlen);  // fails once it is closed: stays zero
+  uint32_t uid = 0;
+  if (!still(fd, h.inode, &uid)) return false;
   inet_diag_msg m;
   memset(&m, 0, sizeof m);
   m.idiag_family = static_cast<uint8_t>(domain);
   m.idiag_state = info.tcpi_state;
   m.idiag_inode = h.inode;
-  m.idiag_uid = getuid();
+  m.idiag_uid = uid;
   put_address(local, &m.id.idiag_sport, m.id.idiag_src);
   put_address(remote, &m.id.idiag_dport, m.id.idiag_dst);
   from_diag(&m, &info, len, c);
@@ -371,16 +407,22 @@ int snapshot_once(int pid, int self, int netns_fd, tl_snapshot* out) {
                   conns.end());
     }
   }
-  if (!self) return 0;
+  Borrowed fds(pid, self);
   for (tl_conn& c : out->conns) {
-    if (c.fd >= 0) read_keepalive(&c, c.inode);
+    if (c.fd < 0) continue;
+    int fd = fds.take(c.fd);
+    if (fd >= 0) read_keepalive(&c, fd);
+    fds.give_back(fd);
   }
   for (size_t i = 0; i < held.size(); i++) {
     if (matched[i] || (i > 0 && held[i].inode == held[i - 1].inode)) continue;
+    int fd = fds.take(held[i].fd);
+    if (fd < 0) continue;
     tl_conn c;
-    if (!from_fd(held[i], &c)) continue;
-    read_keepalive(&c, c.inode);
-    out->conns.push_back(c);
+    bool tcp = from_fd(held[i], fd, &c);
+    if (tcp) read_keepalive(&c, fd);
+    fds.give_back(fd);
+    if (tcp) out->conns.push_back(c);
   }
   return 0;
 }

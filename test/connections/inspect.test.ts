@@ -59,6 +59,9 @@ describe('tcp-liveness inspect', function () {
     assert.deepEqual(inv.summary.verdicts, { dead: 0, 'close-wait-leak': 0, stalled: 0, unguarded: 2, ok: 0 });
     assert.deepEqual(inv.connections.map((c) => c.localPort).sort(), [held.port, held.client].sort());
     assert.deepEqual(inv.listeners.map((l) => l.localPort), [held.port]);
+    // The owner may borrow its own process's fds: keepalive settings read back, not guessed.
+    for (const c of inv.connections) assert.equal(c.keepAlive?.enable, false);
+    for (const c of inv.connections) assert.match(c.reason, /no keepalive and no user timeout/);
   });
 
   it("refuses another user's process, saying why", async function () {

@@ -206,7 +206,15 @@ describe('the connection inventory of a process holding a known mix', function (
     for (const c of inside.connections) assert.equal(c.socket, c.fd !== null, `fd ${c.fd}`);
     assert.equal(inside.listeners[0].server, true);
     for (const c of outside.connections) assert.equal(c.socket, undefined);
-    for (const c of outside.connections) assert.equal(c.keepAlive, null);
+  });
+
+  it('reads the keepalive settings back from outside as the process itself does', () => {
+    // From outside through a duplicate of each fd (pidfd_getfd): root may, as the owner may.
+    for (const c of inside.connections) {
+      const [seen] = outside.connections.filter((o) => o.fd === c.fd && o.localPort === c.localPort && o.remotePort === c.remotePort);
+      assert.deepEqual(seen.keepAlive, c.keepAlive, `fd ${c.fd}`);
+      assert.equal(c.keepAlive === null, c.fd === null, `fd ${c.fd}`);
+    }
   });
 });
 
