@@ -68,6 +68,24 @@ describe('connections() in the process', () => {
     assert.equal(c.timer.kind, 'unknown');
   });
 
+  it('judges a connection whose peer stopped reading (zero window) as stalled, with the probe timer', async () => {
+    // Accepted paused: the peer's kernel buffers fill, its window closes, ours probes it.
+    const { client, peer } = await pair(await listen(net.createServer({ pauseOnConnect: true })));
+    client.write(Buffer.alloc(32 << 20));
+    const probing = () => mine(client)?.timer.kind === 'zero-window-probe';
+    await until(probing, 5000, 'the zero-window probe timer');
+    await sleep(600);
+    const judged = connections({ stalled: 500 }).connections.find((c) => c.socket === client)!;
+    assert.equal(judged.timer.kind, 'zero-window-probe');
+    assert.equal(judged.verdict, 'stalled');
+    assert.match(judged.reason, /receive window is zero/);
+    assert.ok(judged.lastDataSent! >= 500, `${judged.lastDataSent}`);
+    // Under the threshold it is judged as any established connection: no keepalive here.
+    assert.equal(connections({ stalled: 60_000 }).connections.find((c) => c.socket === client)!.verdict, 'unguarded');
+    client.on('error', () => {}); // closing on unread data resets it
+    peer.destroy();
+  });
+
   it('judges CLOSE_WAIT by the threshold it is given', async () => {
     // With allowHalfOpen false Node would end it at once; accepted paused, it never sees the FIN.
     const { client, peer } = await pair(await listen(net.createServer({ pauseOnConnect: true })));

@@ -73,6 +73,19 @@ describe('tcp-liveness inspect', function () {
     assert.match(run.stderr, new RegExp(`^tcp-liveness: not permitted to inspect process ${held.pid}: it belongs to another user`));
   });
 
+  it('finds from outside a connection the kernel ended while the process still holds it', async () => {
+    const held = (await hold('dead')) as { pid: number; dead?: number };
+    const run = await inspect(['inspect', '--json', String(held.pid)]);
+    assert.equal(run.code, EXIT.ok, run.stderr);
+    const inv: Inventory & { connections: Array<{ seen?: string }> } = JSON.parse(run.stdout);
+    assert.equal(inv.summary.verdicts.dead, 1);
+    const [dead] = inv.connections.filter((c) => c.verdict === 'dead');
+    assert.equal(dead.state, 'CLOSE');
+    assert.equal(dead.localPort, held.dead);
+    assert.equal(dead.seen, 'fd'); // gone from the kernel's tables: read on a duplicate of its fd
+    assert.equal(inv.connections[0], dead); // worst first
+  });
+
   it('says so for a pid that does not exist', async () => {
     // A pid above pid_max can never exist.
     const run = await inspect(['inspect', '--json', '99999999']);
