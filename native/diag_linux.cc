@@ -61,7 +61,9 @@ struct Held {
 // The process's socket fds, sorted by inode, and how many fds it has in all.
 int read_fds(int pid, int self, std::vector<Held>* held, uint32_t* count) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  // Our own through /proc/self: right even where /proc belongs to another pid namespace.
+  if (self) snprintf(path, sizeof path, "/proc/self/fd");
+  else snprintf(path, sizeof path, "/proc/%d/fd", pid);
   Dir d;
   d.dir = opendir(path);
   if (d.dir == nullptr) return TL_FAIL(errno, TL_SITE_OPENDIR);

@@ -38,6 +38,11 @@ export interface Judgement {
 /** Judges a socket the process holds, or one no fd holds any more (TIME_WAIT, orphans). */
 export function judge(s: RawSocket, t: Thresholds): Judgement {
   if (s.fd === null) return { verdict: 'ok', reason: orphanReason(s) };
+  if (s.state === 'SYN_SENT') {
+    // Nothing heard yet, so no clock to judge by (the kernel's "last heard" times start at the
+    // connection): connect()'s own timeout is what ends it.
+    return { verdict: 'ok', reason: `connecting${s.timer.count > 0 ? `: ${s.timer.count} SYNs unanswered` : ''}` };
+  }
   if (s.state === 'CLOSE') {
     return { verdict: 'dead', reason: 'the kernel has ended it (reset or timed out); the application still holds its fd' };
   }
