@@ -12,28 +12,17 @@
 'use strict';
 const { fork, spawn, spawnSync } = require('node:child_process');
 const { once } = require('node:events');
-const net = require('node:net');
 const path = require('node:path');
 const readline = require('node:readline');
 const { connections } = require('..');
 const { median } = require('./stats');
+const { connectAll } = require('./connect');
 
 const quick = process.argv.includes('--quick');
 const exe = process.argv[2];
 const SIZES = quick ? [200, 600] : [5000, 15000];
 const ROUNDS = quick ? 2 : 9; // the first is a warm-up
 const BIN = path.join(__dirname, '..', 'bin', 'tcp-liveness.js');
-
-async function connectAll(port, count, into) {
-  while (into.length < count) {
-    const wave = [];
-    for (let k = 0; k < 500 && into.length + wave.length < count; k++) {
-      const s = net.connect(port, '127.0.0.1');
-      wave.push(once(s, 'connect').then(() => s));
-    }
-    into.push(...(await Promise.all(wave)));
-  }
-}
 
 function timed(fn) {
   const t0 = process.hrtime.bigint();

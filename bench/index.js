@@ -21,12 +21,12 @@
 const { execFileSync, fork, spawn } = require('node:child_process');
 const { once } = require('node:events');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { measurements, rows, monitorRows } = require('./rows');
 const { quantile, median } = require('./stats');
+const { connectAll } = require('./connect');
 const inventory = require('./connections');
 
 const args = process.argv.slice(2);
@@ -78,21 +78,6 @@ function startFloor(exe, ctx) {
     },
     close: () => child.stdin.end(),
   };
-}
-
-// `count` client sockets connected to the floor's listener. Their far ends live in that process:
-// 10k connected pairs in one process would need more fds than the 20k this machine allows.
-async function connectAll(port, count) {
-  const sockets = [];
-  while (sockets.length < count) {
-    const wave = [];
-    for (let k = 0; k < 500 && sockets.length + wave.length < count; k++) {
-      const s = net.connect(port, '127.0.0.1');
-      wave.push(once(s, 'connect').then(() => s));
-    }
-    sockets.push(...(await Promise.all(wave)));
-  }
-  return sockets;
 }
 
 function fmt(ns) {
@@ -196,6 +181,8 @@ async function measureCalls(exe) {
     const used = [...new Set(rows.flatMap((r) => [r.ours, r.theirs]))];
     for (const name of used) if (!measurements[name]) throw new Error(`bench/rows.js: no measurement "${name}"`);
     const need = Math.max(0, ...used.map((n) => measurements[n].sockets ?? 0));
+    // Their far ends live in the floor's process: 10k connected pairs in one process would need
+    // more fds than the 20k this machine allows.
     const [socket, ...sockets] = await connectAll(Number(port.value), need + 1);
     const ctx = { socket, sockets };
     const floor = startFloor(exe, ctx);
