@@ -75,6 +75,14 @@ tl.setKeepAlive(new net.Socket(), { interval: 2000 });
     const args = ['--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node',
       '--typeRoots', path.join(root, 'node_modules', '@types'), '--skipLibCheck'];
     run('node', [tsc, ...args, 'a.cts', 'b.mts'], dir);
+    // Older setups (moduleResolution node10) ignore `exports`: typesVersions maps the subpath.
+    fs.writeFileSync(path.join(dir, 'c.ts'), `import { keepAliveBound, type Death } from 'tcp-liveness/testing';
+const bound: number = keepAliveBound({ idle: 1000, interval: 1000, count: 2 });
+const death: Death | null = null;
+void bound; void death;
+`);
+    const node10 = [...args.slice(0, 2), '--module', 'commonjs', '--moduleResolution', 'node10', ...args.slice(6)];
+    run('node', [tsc, ...node10, 'c.ts'], dir);
     assert.throws(() => run('node', [tsc, ...args, 'bad.mts'], dir), (err: { stdout: string }) =>
       /bad\.mts.*'string' is not assignable to type 'number'/.test(err.stdout));
   });

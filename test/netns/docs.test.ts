@@ -16,7 +16,7 @@ describe('the README\'s tcp-liveness/testing example', function () {
   });
 
   it('its example passes with node --test against the installed package', async () => {
-    assert.ok(existsSync(join(root, 'dist', 'testing.js')), 'dist/ is built (npm run build:ts)');
+    assert.ok(existsSync(join(root, 'dist', 'testing', 'index.js')), 'dist/ is built (npm run build:ts)');
     const doc = readFileSync(join(root, 'README.md'), 'utf8');
     const example = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]).find((js) => js.includes("'tcp-liveness/testing'"));
     assert.ok(example, 'the README has a tcp-liveness/testing example');
