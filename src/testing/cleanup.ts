@@ -2,6 +2,7 @@
 // exit and on SIGINT/SIGTERM/SIGHUP, and a sweep of what a process killed outright left behind.
 import { execFileSync } from 'node:child_process';
 import { abortTcpSync, alive, commandWorks, pidsSync, signal } from './commands';
+import { sweepReach } from './reach';
 
 /** What the registry needs of a network: to be removed without waiting. */
 interface Removable {
@@ -13,6 +14,9 @@ const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function onExit(): void {
   for (const network of [...live]) network.destroySync();
+  // The guard route stays registered for the process's life: let go of it too.
+  live.clear();
+  watchProcess(false);
 }
 
 function onSignal(sig: NodeJS.Signals): void {
@@ -61,8 +65,10 @@ export function destroyNamespaceSync(ns: string): void {
 
 /**
  * Removes the hosts a crashed run left behind: namespaces named `<prefix>-<pid>-…` whose
- * process is gone, with every process still in them. Hosts of running processes are left alone.
- * Returns the names removed. createTestNetwork() does this once per process.
+ * process is gone, with every process still in them, and in this namespace their uplinks and
+ * the process's guard route. What belongs to running processes is left alone. Returns what it
+ * removed: namespace names, then `link <name>` and `route unreachable <range> proto 231 metric <pid>`
+ * entries. createTestNetwork() does this once per process.
  */
 export function sweep(prefix = 'tl'): string[] {
   const pattern = new RegExp(`^${prefix.replace(/[^\w-]/g, '\\$&')}-(\\d+)-`);
@@ -73,6 +79,8 @@ export function sweep(prefix = 'tl'): string[] {
     destroyNamespaceSync(ns);
     removed.push(ns);
   }
+  // Uplinks normally die with their namespace, but only when the kernel gets to it.
+  removed.push(...sweepReach(pattern));
   return removed;
 }
 

@@ -30,9 +30,9 @@ export function run(command: string, args: readonly string[], input?: string): P
   });
 }
 
-/** `ip -n <ns> -batch -`: one process for a list of commands in one namespace. */
-export function ipBatch(ns: string, lines: readonly string[]): Promise<string> {
-  return run('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
+/** `ip -n <ns> -batch -`: one process for a list of commands in one namespace (null: this one). */
+export function ipBatch(ns: string | null, lines: readonly string[]): Promise<string> {
+  return run('ip', [...(ns === null ? [] : ['-n', ns]), '-batch', '-'], `${lines.join('\n')}\n`);
 }
 
 /**

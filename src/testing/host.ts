@@ -5,28 +5,12 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import * as net from 'node:net';
 import { Agent } from './agent';
 import { destroyNamespaceSync } from './cleanup';
-import { abortTcp, ipBatch, pids, run, signal, sleep, stopped } from './commands';
+import { abortTcp, pids, run, signal, sleep, stopped } from './commands';
+import { addUplink, linksDown, linksUp, removeUplink, removeUplinkSync, type Wiring } from './links';
+import { macOf, uplinkName, type Slot } from './reach';
+import { asUser, startService, type Service, type ServiceOptions } from './service';
 import { peerConnection, peerServer, type PeerConnection, type PeerOptions, type PeerServer } from './peer';
 import type { ConnectionInfo } from './testing-agent';
-
-export const LINK = 'veth0';
-const SUBNET = 30;
-
-/** The link's operational state as the kernel reports it ('UP', 'DOWN', 'LOWERLAYERDOWN', …). */
-async function operstate(ns: string): Promise<string> {
-  const [link] = JSON.parse(await run('ip', ['-n', ns, '-j', 'link', 'show', LINK])) as Array<{ operstate: string }>;
-  return link.operstate;
-}
-
-async function waitForState(ns: string, done: (state: string) => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  for (;;) {
-    const state = await operstate(ns);
-    if (done(state)) return;
-    if (Date.now() > end) throw new Error(`${ns}: the link did not ${what} (it is ${state})`);
-    await sleep(10);
-  }
-}
 
 export interface TcpSocketEntry {
   /** As ss names it: 'ESTAB', 'CLOSE-WAIT', 'LISTEN', 'TIME-WAIT', ... */
@@ -55,26 +39,84 @@ export interface ListenOptions {
   backlog?: number;
 }
 
-/** One side of a TestNetwork: a network namespace, its end of the cable and its agent. */
-export class TestHost {
+/** One side of a TestNetwork: a network namespace, its links and its agent. */
+export class TestHost implements Wiring {
   /** The network namespace's name (`ip netns exec <name> …`). */
   readonly name: string;
-  /** This host's IPv4 address, which exists only inside the test network. */
-  readonly address: string;
-  /** The MAC address of its end of the cable. */
-  readonly mac: string;
+  /** 'a' or 'b'. */
+  readonly side: 'a' | 'b';
   /** The other host. */
   other!: TestHost;
+  #slot: Slot | null = null;
+  #uplinked = false;
   #agent: Agent | null = null;
   #starting: Promise<Agent> | null = null;
   readonly #owned = new Set<net.Socket | net.Server>();
   readonly #spawned = new Set<ChildProcess>();
 
   /** @internal */
-  constructor(name: string, address: string, mac: string) {
+  constructor(name: string, side: 'a' | 'b') {
     this.name = name;
-    this.address = address;
-    this.mac = mac;
+    this.side = side;
+  }
+
+  /**
+   * @internal Gives the host its network's addresses and makes its uplink; false (and no
+   * addresses) when another network holds the slot.
+   */
+  async claim(slot: Slot): Promise<boolean> {
+    this.#slot = slot;
+    this.#uplinked = await addUplink(this).catch((err) => {
+      this.#slot = null;
+      throw err;
+    });
+    if (!this.#uplinked) this.#slot = null;
+    return this.#uplinked;
+  }
+
+  /** @internal Gives up the slot and removes the uplink. */
+  async unclaim(): Promise<void> {
+    if (this.#uplinked) await removeUplink(this.uplink);
+    this.#uplinked = false;
+    this.#slot = null;
+  }
+
+  get #addresses(): Slot {
+    if (!this.#slot) throw new Error(`test host ${this.name} has no address yet`);
+    return this.#slot;
+  }
+
+  /**
+   * This host's IPv4 address: it exists only on the test network, and this process reaches it
+   * directly (any connect to it, from any library, arrives here).
+   */
+  get address(): string {
+    return this.#addresses[this.side];
+  }
+
+  /** This process's address on the test network, as this host sees it. */
+  get local(): string {
+    return this.#addresses.local;
+  }
+
+  /** The MAC address of its end of the cable. */
+  get mac(): string {
+    return macOf(0, this.address);
+  }
+
+  /** @internal The MAC of its end of the uplink. */
+  get uplinkMac(): string {
+    return macOf(1, this.address);
+  }
+
+  /** @internal The MAC of this namespace's end of the uplink. */
+  get localMac(): string {
+    return macOf(2, this.address);
+  }
+
+  /** The uplink's name in this process's namespace (`tl-<slot>a` / `…b`). */
+  get uplink(): string {
+    return uplinkName(this.#addresses.slot, this.side);
   }
 
   async #agentNow(): Promise<Agent> {
@@ -151,34 +193,22 @@ export class TestHost {
   }
 
   /**
-   * The host vanishes from the network: its end of the cable goes down. Nothing it sends
-   * leaves and nothing reaches it: no FIN, no RST, no ICMP, so the other side hears silence.
-   * Resolves with performance.now() at the moment it went down, once the other side's kernel
-   * has taken in the lost carrier.
+   * The host vanishes from the network: its cable and its uplink go down. Nothing it sends
+   * leaves and nothing reaches it: no FIN, no RST, no ICMP, so the other host and this process
+   * hear silence. Resolves with performance.now() at the moment it went down, once their
+   * kernels have taken in the lost carrier.
    */
-  async blackhole(): Promise<number> {
-    await run('ip', ['-n', this.name, 'link', 'set', LINK, 'down']);
-    const down = performance.now();
-    // Linux applies a carrier change up to a second later (linkwatch). Until then the other
-    // end refuses packets, which TCP takes as a local failure and retries without counting a
-    // retransmission; afterwards they leave and vanish, as they would on a real network.
-    await waitForState(this.other.name, (state) => state !== 'UP', 'lose its carrier');
-    return down;
+  blackhole(): Promise<number> {
+    return linksDown(this, this.other);
   }
 
   /**
-   * The cable is back: the link goes up, and the address and neighbour entries a link loses
-   * when it goes down are put back (on both hosts). Returns performance.now() once it is up.
+   * The cable and the uplink are back: the links go up, and the addresses, routes and
+   * neighbour entries a link loses when it goes down are put back (on both hosts and here).
+   * Returns performance.now() once all are up.
    */
   async heal(): Promise<number> {
-    // The neighbours are static so that a vanished host is silence, not an ARP failure
-    // (whose local ICMP error would end the connection as EHOSTUNREACH instead of ETIMEDOUT).
-    await Promise.all([this, this.other].map((h) => ipBatch(h.name, [
-      `link set ${LINK} up`,
-      `address replace ${h.address}/${SUBNET} dev ${LINK}`,
-      `neighbour replace ${h.other.address} lladdr ${h.other.mac} dev ${LINK} nud permanent`,
-    ])));
-    await Promise.all([this, this.other].map((h) => waitForState(h.name, (state) => state === 'UP', 'come up')));
+    await linksUp(this, this.other);
     return performance.now();
   }
 
@@ -251,21 +281,32 @@ export class TestHost {
     });
   }
 
-  /** Runs a command in the host and returns its stdout. */
-  exec(command: string, args: readonly string[] = []): Promise<string> {
-    return run('ip', ['netns', 'exec', this.name, command, ...args]);
+  /** Runs a command in the host (as `options.user`, if given) and returns its stdout. */
+  exec(command: string, args: readonly string[] = [], options: { user?: string } = {}): Promise<string> {
+    return run('ip', ['netns', 'exec', this.name, ...(options.user ? asUser(options.user) : []), command, ...args]);
   }
 
   /**
-   * Starts a program in the host (your own peer or service). It is frozen, thawed and killed
-   * with the host, and killed when the network closes.
+   * Starts a program in the host (your own peer or service), as `options.user` if given. It is
+   * frozen, thawed and killed with the host, and killed when the network closes.
    */
-  spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
-    // `ip netns exec` execs the program in place: the child's pid is the program's own.
-    const child = spawn('ip', ['netns', 'exec', this.name, command, ...args], options);
+  spawn(command: string, args: readonly string[] = [], options: SpawnOptions & { user?: string } = {}): ChildProcess {
+    const { user, ...spawnOptions } = options;
+    // `ip netns exec`, setpriv and unshare exec the program in place: the child's pid is the program's own.
+    const child = spawn('ip', ['netns', 'exec', this.name, ...(user ? asUser(user) : []), command, ...args], spawnOptions);
     this.#spawned.add(child);
     child.once('exit', () => this.#spawned.delete(child));
     return child;
+  }
+
+  /**
+   * Starts a server in the host and resolves once `options.port` on this host's address accepts
+   * connections (from this process, directly). Rejects with the end of its output if it exits
+   * first or the port is not open within `options.timeout` ms.
+   */
+  async service(command: string, args: readonly string[], options: ServiceOptions): Promise<Service> {
+    const child = this.spawn(command, args, { user: options.user, env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    return startService(child, command, this.address, options);
   }
 
   #own(x: net.Socket | net.Server): void {
@@ -281,12 +322,15 @@ export class TestHost {
     this.release();
     await this.kill().catch(() => {});
     await abortTcp(this.name).catch(() => {});
+    // Deleting the namespace would take its uplink with it, but only once the kernel gets to it.
+    if (this.#uplinked) await removeUplink(this.uplink);
     await run('ip', ['netns', 'del', this.name]);
   }
 
   /** @internal The same without waiting, for process exit and signals. */
   destroySync(): void {
     this.release();
+    if (this.#uplinked) removeUplinkSync(this.uplink);
     destroyNamespaceSync(this.name);
   }
 

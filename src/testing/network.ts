@@ -1,7 +1,9 @@
 // Two test hosts joined by a cable: making them, and removing them however the run ends.
 import { run } from './commands';
 import { register, sweep, unregister } from './cleanup';
-import { LINK, TestHost } from './host';
+import { TestHost } from './host';
+import { addCable } from './links';
+import { guard, pickSlot } from './reach';
 
 let counter = 0;
 let swept = false;
@@ -19,7 +21,10 @@ export interface TestNetworkOptions {
   prefix?: string;
 }
 
-/** Two test hosts, `a` (10.231.0.1) and `b` (10.231.0.2), joined by a veth pair. */
+/**
+ * Two test hosts, `a` and `b`, joined by a veth pair, each with an uplink to this process's
+ * namespace: this process reaches both at their addresses.
+ */
 export class TestNetwork {
   readonly a: TestHost;
   readonly b: TestHost;
@@ -31,6 +36,11 @@ export class TestNetwork {
     this.b = b;
     a.other = b;
     b.other = a;
+  }
+
+  /** This process's address on the test network (the source of its connects to the hosts). */
+  get localAddress(): string {
+    return this.a.local;
   }
 
   get closed(): boolean {
@@ -73,27 +83,39 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     sweep(prefix);
   }
   const n = ++counter;
-  const names = [`${prefix}-${process.pid}-${n}a`, `${prefix}-${process.pid}-${n}b`];
-  // Locally administered, so they can never be anyone else's.
-  const macs = ['02:00:0a:e7:00:01', '02:00:0a:e7:00:02'];
-  const a = new TestHost(names[0], '10.231.0.1', macs[0]);
-  const b = new TestHost(names[1], '10.231.0.2', macs[1]);
+  const a = new TestHost(`${prefix}-${process.pid}-${n}a`, 'a');
+  const b = new TestHost(`${prefix}-${process.pid}-${n}b`, 'b');
   const network = new TestNetwork(a, b);
   register(network); // from the first namespace on, an exit removes what exists
   try {
+    const range = await guard((removeSync) => register({ destroySync: removeSync }));
     await serially(async () => {
       await run('ip', ['netns', 'add', a.name]);
       await run('ip', ['netns', 'add', b.name]);
     });
-    // Made inside the namespaces: no end of the cable ever exists in the caller's namespace.
-    await run('ip', [
-      'link', 'add', LINK, 'netns', a.name, 'address', a.mac, 'type', 'veth',
-      'peer', 'name', LINK, 'netns', b.name, 'address', b.mac,
-    ]);
+    await claimAddresses(range, a, b);
+    await addCable(a, b);
     await a.heal();
   } catch (err) {
     network.destroySync();
     throw err;
   }
   return network;
+}
+
+/**
+ * Gives the hosts a slot of addresses nobody else is using: the uplinks' names (which carry the
+ * slot) are the claim, so two networks, in this process or another, never get the same one.
+ */
+async function claimAddresses(range: string, a: TestHost, b: TestHost): Promise<void> {
+  const taken = new Set<number>();
+  for (let tries = 0; tries < 64; tries++) {
+    const slot = pickSlot(range, taken);
+    if (await a.claim(slot)) {
+      if (await b.claim(slot)) return;
+      await a.unclaim();
+    }
+    taken.add(slot.slot);
+  }
+  throw new Error(`no free address slot in ${range} after 64 tries`);
 }

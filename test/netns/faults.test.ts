@@ -9,25 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { getKeepAlive, LivenessMonitor, setKeepAlive, tcpInfo, type KeepAliveOptions, type MonitorOptions } from '../../src';
 import {
-  assertDies, assertStaysAlive, createTestNetwork, keepAliveBound, lastHeard, liveNamespaces, waitForDeath,
+  assertDies, assertStaysAlive, createTestNetwork, lastHeard, liveNamespaces, liveUplinks, waitForDeath,
   type AssertDiesOptions, type Death, type TestNetwork,
 } from '../../src/testing';
 import { sleep, until } from '../helpers';
 import { requireTestHosts } from './gate';
+import { GRAIN, KEEPALIVE, KEEPALIVE_BOUND, TOLERANCE } from './timing';
 
-/** Short keepalive: a silent peer is dropped 1 s + 2 × 1 s after it was last heard. */
-const KEEPALIVE = { idle: 1000, interval: 1000, count: 2 } as const;
-const KEEPALIVE_BOUND = keepAliveBound(KEEPALIVE); // 3000 ms
-/**
- * How much later than its bound a death may be reported: kernel timers fire late by up to a
- * timer-wheel slot (tens of ms per timer at HZ 250), plus this process's event-loop delay with
- * a dozen hosts running on two cores. Measured 50–150 ms on an idle machine; a run beside other
- * heavy work once took 300+, so 500 leaves room without hiding a missed bound (the next probe
- * interval is 1000 ms away).
- */
-const TOLERANCE = 500;
-/** TCP_INFO counts in jiffies (4 ms at HZ 250): "sooner than the bound" allows this much rounding. */
-const GRAIN = 10;
 /**
  * Linux counts TCP_USER_TIMEOUT from the first timeout retransmission, not from the write: on a
  * LAN that comes after a tail-loss probe (~200 ms for one segment in flight) and one minimum
@@ -142,9 +130,11 @@ describe('every way a connection dies is caught (network namespaces)', function 
     const end = Date.now() + 2000; // SIGKILL takes a moment
     while (agentsAlive().length > 0 && Date.now() < end) await sleep(10);
     assert.deepEqual(agentsAlive(), [], 'every agent process has exited');
-    // The cable is made inside the namespaces and dies with them: none ever appears here.
+    // The cable is made inside the namespaces and dies with them: none ever appears here; the
+    // uplinks that do are removed with their network.
     const veths = execFileSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' });
-    assert.doesNotMatch(veths, /02:00:0a:e7:00:0[12]/, 'no end of a test cable in this namespace');
+    assert.doesNotMatch(veths, /: veth0[@:]/, 'no end of a test cable in this namespace');
+    assert.deepEqual(liveUplinks(), [], 'every uplink is removed');
   });
 
   fault('1. a peer FIN is reported as peer-closed and the CLOSE_WAIT socket is freed', () => withNetwork(async (network) => {
