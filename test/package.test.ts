@@ -28,13 +28,16 @@ describe('the packed package', function () {
 
   it('ships compiled JS, types, native sources, binding.gyp and the prebuild, and nothing else', () => {
     const pkg = path.join(dir, 'node_modules', 'tcp-liveness');
-    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/monitor.d.ts', 'native/binding.cc',
+    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/monitor.d.ts', 'dist/testing/index.js',
+      'dist/testing/index.mjs', 'dist/testing/index.d.ts', 'dist/testing/testing-agent.js', 'dist/testing/runner.js', 'native/binding.cc',
       'native/linux.cc', 'binding.gyp', `prebuilds/${process.platform}-${process.arch}/tcp-liveness.node`]) {
       assert.ok(fs.existsSync(path.join(pkg, f)), `${f} is missing from the package`);
     }
     assert.equal(fs.existsSync(path.join(pkg, 'build')), false, 'no compiled build/ in the package');
     assert.equal(fs.existsSync(path.join(pkg, 'test')), false);
     assert.equal(fs.existsSync(path.join(pkg, 'src')), false);
+    // The rootless runner is installed as a command (`npx tcp-liveness-netns …`).
+    assert.match(run(path.join(dir, 'node_modules', '.bin', 'tcp-liveness-netns'), ['--help'], dir), /^usage: tcp-liveness-netns <command>/);
   });
 
   it('loads the prebuild through require and import, with no compiler having run', () => {
