@@ -23,6 +23,7 @@
 // cleanup.ts      removal on exit and signals, sweep() of crashed runs
 // assertions.ts   lastHeard, keepAliveBound, waitForDeath, assertDies, assertStaysAlive
 // commands.ts     running ip/ss, looking at processes
+// runner.ts       the tcp-liveness-netns command (rootless runs)
 export { unsupportedReason } from './capability';
 export { createTestNetwork, TestNetwork, type TestNetworkOptions } from './network';
 export { TestHost, type ConnectOptions, type ListenOptions, type TcpSocketEntry } from './host';
