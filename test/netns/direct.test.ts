@@ -12,7 +12,7 @@ import { setKeepAlive, tcpInfo } from '../../src';
 import { assertDies, createTestNetwork, lastHeard, type Death, type TestNetwork } from '../../src/testing';
 import { rangeUsers } from '../../src/testing/reach';
 import { until } from '../helpers';
-import { requireTestHosts } from './gate';
+import { asOrdinaryUser, requireTestHosts } from './gate';
 import { postgresBin, startPostgres, startRedis } from './servers';
 import { GRAIN, KEEPALIVE, KEEPALIVE_BOUND, TOLERANCE } from './timing';
 
@@ -43,9 +43,9 @@ async function diesWhenBVanishes(n: TestNetwork, socket: net.Socket): Promise<De
 }
 
 /** The outcome of a command: exit code and everything it printed. */
-function outcome(command: string, args: string[], options: { timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function outcome(command: string, args: readonly string[], options: { timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: root, timeout: options.timeout ?? 60_000 }, (err, stdout, stderr) =>
+    execFile(command, [...args], { cwd: root, timeout: options.timeout ?? 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
 }
@@ -188,8 +188,8 @@ describe('the test process reaches test hosts directly', function () {
   describe('without root, through tcp-liveness-netns', () => {
     const runner = join(root, 'dist', 'testing', 'runner.js');
 
-    it('as an ordinary user (nobody), the net.connect case passes: ETIMEDOUT at the keepalive bound', async () => {
-      const { code, stdout, stderr } = await outcome('runuser', ['-u', 'nobody', '--', process.execPath, runner, process.execPath, join(__dirname, 'fixtures', 'direct-connect.js')]);
+    it('as an ordinary user (nobody, when the suite runs as root), the net.connect case passes: ETIMEDOUT at the keepalive bound', async () => {
+      const { code, stdout, stderr } = await outcome(...asOrdinaryUser(process.execPath, [runner, process.execPath, join(__dirname, 'fixtures', 'direct-connect.js')]));
       assert.equal(code, 0, stdout + stderr);
       const seen = JSON.parse(stdout.trim().split('\n').pop()!) as { uid: number; code: string; elapsed: number; bound: number; local: string; localAddress: string };
       assert.equal(seen.uid, 0, 'root inside its user namespace');
@@ -201,8 +201,8 @@ describe('the test process reaches test hosts directly', function () {
     it('where user namespaces are not allowed, one clear error says what is missing and how to enable it', async () => {
       // user.max_user_namespaces is per user namespace: set to 0 inside one, it forbids the runner
       // there without touching the machine's setting (tested against the real sysctl by hand).
-      const { code, stdout, stderr } = await outcome('runuser', ['-u', 'nobody', '--', 'unshare', '--user', '--map-root-user', 'sh', '-c',
-        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh', process.execPath, runner, 'true']);
+      const { code, stdout, stderr } = await outcome(...asOrdinaryUser('unshare', ['--user', '--map-root-user', 'sh', '-c',
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh', process.execPath, runner, 'true']));
       assert.equal(code, 1, stdout + stderr);
       assert.equal(stdout, '');
       assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTestHosts } from './gate';
+import { asOrdinaryUser, requireTestHosts } from './gate';
 
 const root = join(__dirname, '..', '..');
 const doc = readFileSync(join(root, 'README.md'), 'utf8');
@@ -17,9 +17,9 @@ const expected: Record<string, RegExp> = {
   'vanished-database.test.js': /the query failed with ETIMEDOUT \d+ ms after the database was last heard/,
 };
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+function run(command: string, args: readonly string[], cwd: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(command, [...args], { cwd, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }));
   });
 }
@@ -42,7 +42,7 @@ describe('the README\'s tcp-liveness/testing examples', function () {
     { name: 'vanished-database.test.js', rootless: true },
   ];
   for (const { name, rootless } of runs) {
-    const how = rootless ? 'as an ordinary user (nobody) through tcp-liveness-netns' : 'against the installed package';
+    const how = rootless ? 'as an ordinary user through tcp-liveness-netns' : 'against the installed package';
     it(`${name} passes with node --test ${how}`, async () => {
       assert.ok(existsSync(join(root, 'dist', 'testing', 'index.js')), 'dist/ is built (npm run build:ts)');
       const example = examples.find((js) => js.startsWith(`// ${name}`));
@@ -57,7 +57,7 @@ describe('the README\'s tcp-liveness/testing examples', function () {
         const test = [process.execPath, '--test', '--test-reporter=tap', name];
         if (rootless) chmodSync(project, 0o755); // for nobody to read
         const { code, output } = rootless
-          ? await run('runuser', ['-u', 'nobody', '--', process.execPath, join(root, 'dist', 'testing', 'runner.js'), ...test], project)
+          ? await run(...asOrdinaryUser(process.execPath, [join(root, 'dist', 'testing', 'runner.js'), ...test]), project)
           : await run(test[0], test.slice(1), project);
         assert.equal(code, 0, output);
         assert.match(output, /# pass 1/, output);

@@ -1,6 +1,7 @@
 // Who may run the network-namespace suites: root on Linux with iproute2. On a developer's machine
 // without that they skip with one line saying why; under CI a missing privilege is a failure,
 // because a suite that silently never runs proves nothing.
+import { readFileSync } from 'node:fs';
 import { unsupportedReason } from '../../src/testing';
 
 export function inCI(): boolean {
@@ -19,4 +20,14 @@ export function requireTestHosts(context: Mocha.Context): void {
   if (!said) console.log(`      network-namespace tests not run: ${reason}`);
   said = true;
   context.skip();
+}
+
+/**
+ * A command line that runs `command` as an ordinary user: as root on the machine, as `nobody`
+ * (runuser); in a user namespace (the suite itself run through tcp-liveness-netns), where no
+ * other uid exists, as is: outside the namespace this process already is an ordinary user.
+ */
+export function asOrdinaryUser(command: string, args: readonly string[]): [string, string[]] {
+  const initial = /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+  return initial && process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', command, ...args]] : [command, [...args]];
 }
