@@ -1,4 +1,4 @@
-// A test host: a network namespace with its end of the cable and its agent, and everything a test
+// A test host: a network namespace with its links (links.ts) and its agent, and everything a test
 // does to it: sockets in it for this process, the peer program, and the faults (blackhole,
 // freeze, kill, reboot).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';

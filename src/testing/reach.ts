@@ -23,7 +23,7 @@ const RANGES = ['10.231.0.0/16', '172.27.0.0/16', '10.147.0.0/16'];
 /** Each network takes four addresses: unused, host a, host b, this process. */
 const SLOTS = 1 << 14;
 /** Names of uplinks in this process's namespace: `tl-<slot>a` / `tl-<slot>b`. */
-const UPLINK = /^tl-\d+[ab]$/;
+const UPLINK_NAME = /^tl-\d+[ab]$/;
 
 const toInt = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 const toIp = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
@@ -55,12 +55,12 @@ interface AddrEntry { ifname: string; addr_info: Array<{ family: string; local: 
 export function rangeUsers(range: string): string[] {
   const found: string[] = [];
   for (const r of ipJson<RouteEntry>(['-4', 'route', 'show', 'table', 'all'])) {
-    if (r.dst === 'default' || r.protocol === GUARD_PROTO || (r.dev && UPLINK.test(r.dev))) continue;
+    if (r.dst === 'default' || r.protocol === GUARD_PROTO || (r.dev && UPLINK_NAME.test(r.dev))) continue;
     const dst = r.dst.includes('/') ? r.dst : `${r.dst}/32`;
     if (overlaps(dst, range)) found.push(`route ${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}${dst}${r.dev ? ` dev ${r.dev}` : ''}`);
   }
   for (const link of ipJson<AddrEntry>(['-4', 'address', 'show'])) {
-    if (UPLINK.test(link.ifname)) continue;
+    if (UPLINK_NAME.test(link.ifname)) continue;
     for (const a of link.addr_info) {
       if (a.family === 'inet' && overlaps(`${a.local}/${a.prefixlen}`, range)) found.push(`address ${a.local}/${a.prefixlen} on ${link.ifname}`);
     }
@@ -155,7 +155,7 @@ export function sweepReach(pattern: RegExp): string[] {
     return removed;
   }
   for (const link of links) {
-    const m = link.ifalias && UPLINK.test(link.ifname) ? pattern.exec(link.ifalias) : null;
+    const m = link.ifalias && UPLINK_NAME.test(link.ifname) ? pattern.exec(link.ifalias) : null;
     if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
     commandWorks('ip', ['link', 'del', link.ifname]);
     removed.push(`link ${link.ifname}`);
@@ -173,7 +173,7 @@ export function sweepReach(pattern: RegExp): string[] {
 export function liveUplinks(prefix = 'tl'): string[] {
   try {
     return ipJson<LinkEntry>(['link', 'show', 'type', 'veth'])
-      .filter((l) => UPLINK.test(l.ifname) && l.ifalias?.startsWith(`${prefix}-${process.pid}-`))
+      .filter((l) => UPLINK_NAME.test(l.ifname) && l.ifalias?.startsWith(`${prefix}-${process.pid}-`))
       .map((l) => l.ifname);
   } catch {
     return [];
