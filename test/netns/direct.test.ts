@@ -18,6 +18,7 @@ import { GRAIN, KEEPALIVE, KEEPALIVE_BOUND, TOLERANCE } from './timing';
 
 const root = join(__dirname, '..', '..');
 const networks = new Set<TestNetwork>();
+const measured: string[] = [];
 
 async function network(): Promise<TestNetwork> {
   const n = await createTestNetwork();
@@ -33,13 +34,15 @@ function connected(socket: net.Socket): Promise<net.Socket> {
  * Waits until host b has acknowledged everything on `socket` (keepalive counts from then), takes
  * b off the network and asserts that the socket fails with ETIMEDOUT at the keepalive bound.
  */
-async function diesWhenBVanishes(n: TestNetwork, socket: net.Socket): Promise<Death> {
+async function diesWhenBVanishes(n: TestNetwork, socket: net.Socket, client: string): Promise<Death> {
   await until(() => tcpInfo(socket).unacked === 0, 2000, 'host b to acknowledge everything sent');
   const heard = lastHeard(socket);
   await n.b.blackhole();
-  return assertDies(socket, {
+  const death = await assertDies(socket, {
     reason: 'timeout', code: 'ETIMEDOUT', since: heard, after: KEEPALIVE_BOUND - GRAIN, within: KEEPALIVE_BOUND + TOLERANCE,
   });
+  measured.push(`${client.padEnd(12)} ${death.code} ${Math.round(death.elapsed)} ms after last heard (bound ${KEEPALIVE_BOUND}..${KEEPALIVE_BOUND + TOLERANCE})`);
+  return death;
 }
 
 /** The outcome of a command: exit code and everything it printed. */
@@ -62,6 +65,10 @@ describe('the test process reaches test hosts directly', function () {
     networks.clear();
   });
 
+  after(() => {
+    if (measured.length > 0) console.log(`\n      host b vanished under a direct connection:\n${measured.map((m) => `        ${m}`).join('\n')}`);
+  });
+
   it('a plain net.connect to a server in host b fails with ETIMEDOUT at the keepalive bound when b vanishes', async () => {
     const n = await network();
     const peer = await n.b.serve();
@@ -71,7 +78,7 @@ describe('the test process reaches test hosts directly', function () {
     setKeepAlive(socket, KEEPALIVE);
     socket.write('ping');
     assert.equal(String((await new Promise<Buffer>((resolve) => socket.once('data', resolve)))), 'ping');
-    await diesWhenBVanishes(n, socket);
+    await diesWhenBVanishes(n, socket, 'net.connect');
   });
 
   it('pg: a query in flight when host b vanishes fails with ETIMEDOUT at the keepalive bound', async function () {
@@ -87,7 +94,7 @@ describe('the test process reaches test hosts directly', function () {
       setKeepAlive(stream, KEEPALIVE);
       const query = client.query('SELECT pg_sleep(60)');
       const failed = query.then(() => null, (err: NodeJS.ErrnoException) => err);
-      await diesWhenBVanishes(n, stream);
+      await diesWhenBVanishes(n, stream, 'pg');
       const err = await failed;
       assert.equal(err?.code, 'ETIMEDOUT', `the query fails with the socket's error: ${err?.message}`);
       assert.equal((clientErrors[0] as NodeJS.ErrnoException | undefined)?.code, 'ETIMEDOUT');
@@ -111,7 +118,7 @@ describe('the test process reaches test hosts directly', function () {
       setKeepAlive(stream, KEEPALIVE);
       assert.equal(await redis.ping(), 'PONG');
       const blocked = redis.blpop('never-pushed', 0).then(() => null, (err: Error) => err);
-      const death = await diesWhenBVanishes(n, stream);
+      const death = await diesWhenBVanishes(n, stream, 'ioredis');
       await until(() => errors.length > 0, 1000, 'ioredis to emit \'error\'');
       assert.equal(errors[0].code, 'ETIMEDOUT');
       assert.ok(death.elapsed <= KEEPALIVE_BOUND + TOLERANCE);
