@@ -29,7 +29,7 @@ describe('the packed package', function () {
   it('ships compiled JS, types, native sources, binding.gyp and the prebuild, and nothing else', () => {
     const pkg = path.join(dir, 'node_modules', 'tcp-liveness');
     for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/monitor.d.ts', 'dist/testing/index.js',
-      'dist/testing/index.mjs', 'dist/testing/index.d.ts', 'dist/testing/testing-agent.js', 'dist/testing/runner.js', 'native/binding.cc',
+      'dist/testing/index.mjs', 'dist/testing/index.d.ts', 'dist/testing/testing-agent.js', 'dist/testing/runner.js', 'bin/tcp-liveness-netns.js', 'native/binding.cc',
       'native/linux.cc', 'binding.gyp', `prebuilds/${process.platform}-${process.arch}/tcp-liveness.node`]) {
       assert.ok(fs.existsSync(path.join(pkg, f)), `${f} is missing from the package`);
     }

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // tcp-liveness-netns <command…>: runs a test command where tcp-liveness/testing works without
 // root. A running Node process cannot move itself into a new user namespace, and an ordinary user
 // cannot add links to the machine's namespace, so the command starts inside new user, network and
@@ -45,7 +44,7 @@ export function runnerProblem(): string | null {
   return `${NAME}: unprivileged user namespaces are not allowed on this machine (${why}). ${what}. Or run the tests as root, without ${NAME}.`;
 }
 
-function main(args: string[]): void {
+export function main(args: string[]): void {
   if (args.length === 0 || args[0] === '--help' || args[0] === '-h') {
     console.log(`usage: ${NAME} <command> [args…]\nRuns the command in new user, network and mount namespaces, where tcp-liveness/testing works without root.`);
     process.exit(args.length === 0 ? 2 : 0);

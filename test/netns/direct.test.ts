@@ -193,7 +193,7 @@ describe('the test process reaches test hosts directly', function () {
   });
 
   describe('without root, through tcp-liveness-netns', () => {
-    const runner = join(root, 'dist', 'testing', 'runner.js');
+    const runner = join(root, 'bin', 'tcp-liveness-netns.js');
 
     it('as an ordinary user (nobody, when the suite runs as root), the net.connect case passes: ETIMEDOUT at the keepalive bound', async () => {
       const { code, stdout, stderr } = await outcome(...asOrdinaryUser(process.execPath, [runner, process.execPath, join(__dirname, 'fixtures', 'direct-connect.js')]));

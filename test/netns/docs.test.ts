@@ -57,7 +57,7 @@ describe('the README\'s tcp-liveness/testing examples', function () {
         const test = [process.execPath, '--test', '--test-reporter=tap', name];
         if (rootless) chmodSync(project, 0o755); // for nobody to read
         const { code, output } = rootless
-          ? await run(...asOrdinaryUser(process.execPath, [join(root, 'dist', 'testing', 'runner.js'), ...test]), project)
+          ? await run(...asOrdinaryUser(process.execPath, [join(root, 'bin', 'tcp-liveness-netns.js'), ...test]), project)
           : await run(test[0], test.slice(1), project);
         assert.equal(code, 0, output);
         assert.match(output, /# pass 1/, output);
