@@ -20,6 +20,7 @@ export { connections, DEFAULT_THRESHOLDS } from './connections';
 export type {
   Connection, Connections, ConnectionsOptions, ConnectionsSummary, ConnectionVerdict, Listener, Thresholds, TimerKind,
 } from './connections';
+export { policy, type Policy, type PolicyOptions, type PolicyStats, type PolicyConnection, type Direction, type Via } from './policy';
 
 // `import tl from 'tcp-liveness'` (and `require('tcp-liveness').default`): the whole API as one
 // object, beside the named exports. CommonJS hands this module its own exports object here.
