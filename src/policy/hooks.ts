@@ -59,48 +59,52 @@ const onUndiciConnected = (message: unknown) => {
 // ---- the fallback around Socket.prototype.connect ----
 
 type Connect = (this: net.Socket, ...args: unknown[]) => net.Socket;
-let originalConnect: Connect | null = null;
-/** Our guard is somewhere in the prototype's chain of wrappers (possibly under someone else's). */
-let guardInChain = false;
-/** The guard acts; when false it only passes calls through (it could not be taken out). */
-let guardActive = false;
+interface Guard {
+  connect: Connect;
+  /** What it wraps: Node's method, or another library's wrapper. */
+  original: Connect;
+  /** False once removed: a guard that could not be taken out only passes calls through. */
+  active: boolean;
+}
+const proto = net.Socket.prototype as unknown as { connect: Connect };
+let guard: Guard | null = null;
 /** Learned at run time: this Node publishes net.client.socket from inside Socket.prototype.connect. */
 let channelInConnect = false;
-let fallbackTaken = 0;
 
-function guardedConnect(this: Armable, ...args: unknown[]): net.Socket {
-  if (!guardActive) return originalConnect!.apply(this, args);
-  const announced = this[kArmed] !== undefined; // by net.connect(), before it called us
-  const r = originalConnect!.apply(this, args);
-  if (!announced) {
-    if (this[kArmed] === CLIENT) {
-      channelInConnect = true;
-      removeGuard();
-    } else if (this[kArmed] === undefined) {
-      fallbackTaken++;
-      arm(this, 'connect-fallback');
-    }
-  }
-  return r;
+function makeGuard(original: Connect): Guard {
+  const g: Guard = {
+    original,
+    active: true,
+    connect(this: Armable, ...args: unknown[]): net.Socket {
+      if (!g.active) return original.apply(this, args);
+      const announced = this[kArmed] !== undefined; // by net.connect(), before it called us
+      const r = original.apply(this, args);
+      if (!announced) {
+        if (this[kArmed] === CLIENT) {
+          channelInConnect = true;
+          removeGuard();
+        } else if (this[kArmed] === undefined) {
+          arm(this, 'connect-fallback');
+        }
+      }
+      return r;
+    },
+  };
+  return g;
 }
 
 function installGuard(): void {
-  guardActive = true;
-  if (guardInChain) return; // still under another library's wrapper: reactivated in place
-  originalConnect = net.Socket.prototype.connect as unknown as Connect;
-  (net.Socket.prototype as unknown as { connect: Connect }).connect = guardedConnect;
-  guardInChain = true;
+  guard = makeGuard(proto.connect);
+  proto.connect = guard.connect;
 }
 
 function removeGuard(): void {
-  guardActive = false;
+  if (guard === null) return;
+  guard.active = false;
   // Only our own wrapper is taken out: if another library wrapped it since, removing ours
-  // would remove theirs too. Then it stays as a pass-through.
-  if ((net.Socket.prototype as unknown as { connect: Connect }).connect === guardedConnect) {
-    (net.Socket.prototype as unknown as { connect: Connect }).connect = originalConnect!;
-    guardInChain = false;
-    originalConnect = null;
-  }
+  // would remove theirs too. Then ours stays in their chain, passing calls through.
+  if (proto.connect === guard.connect) proto.connect = guard.original;
+  guard = null;
 }
 
 // ---- install / remove ----
@@ -118,14 +122,5 @@ export function removeHooks(): void {
   dc.unsubscribe(CLIENT, onClientSocket);
   dc.unsubscribe(SERVER, onServerSocket);
   dc.unsubscribe(UNDICI, onUndiciConnected);
-  if (guardActive) removeGuard();
-}
-
-/** What the running Node was seen to offer, for diagnostics and the coverage tests. */
-export function hookState(): { channelInConnect: boolean; connectGuard: 'installed' | 'pass-through' | 'absent'; fallbackTaken: number } {
-  return {
-    channelInConnect,
-    connectGuard: guardActive ? 'installed' : guardInChain ? 'pass-through' : 'absent',
-    fallbackTaken,
-  };
+  removeGuard();
 }
