@@ -24,7 +24,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { measurements, rows, monitorRows } = require('./rows');
+const { measurements, rows, monitorRows, policyRows } = require('./rows');
 const { quantile, median } = require('./stats');
 const { connectAll } = require('./connect');
 const inventory = require('./connections');
@@ -86,6 +86,7 @@ function fmt(ns) {
 
 const UNITS = {
   ns: fmt,
+  'conn/s': (rate) => `${rate.toFixed(0)}/s`,
   'cpu-ms': (ms) => `${ms.toFixed(2)} ms`,
   B: (bytes) => `${bytes.toFixed(0)} B`,
 };
@@ -106,25 +107,26 @@ function printTable(results) {
   for (const l of lines) console.log(show(l));
 }
 
-// bench/monitor.js in a child with --expose-gc and an fd budget of its own; resolves with what it measured.
-async function measureMonitor(exe) {
-  const child = fork(path.join(__dirname, 'monitor.js'), [exe, ...(quick ? ['--quick'] : [])], {
+// bench/monitor.js (or bench/policy.js) in a child with an fd budget of its own; resolves with what it measured.
+async function measureMonitor(exe, script = 'monitor.js') {
+  const child = fork(path.join(__dirname, script), [exe, ...(quick ? ['--quick'] : [])], {
     execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let measured = null;
   child.on('message', (m) => { measured = m; });
   const [code] = await once(child, 'exit');
-  if (code !== 0 || measured === null) throw new Error(`bench/monitor.js failed (exit code ${code})`);
+  if (code !== 0 || measured === null) throw new Error(`bench/${script} failed (exit code ${code})`);
   return measured;
 }
 
-function monitorResults(m) {
-  return monitorRows.map((r) => {
-    const { ours, theirs = null } = r.pick(m);
+// A row's ratio is ours / theirs, unless pick() gives its own (a median of per-round ratios).
+function monitorResults(m, list = monitorRows) {
+  return list.map((r) => {
+    const { ours, theirs = null, ratio = theirs === null ? null : ours / theirs } = r.pick(m);
     const met = r.target.met === null ? null : r.target.met(ours, theirs, m);
     return {
       op: r.op, ours: r.ours, theirs: r.theirs, unit: r.unit, value: ours, theirsValue: theirs,
-      ratio: theirs === null ? null : ours / theirs, target: r.target.text, met,
+      ratio, target: r.target.text, met,
     };
   });
 }
@@ -149,13 +151,25 @@ function monitorNotes(m) {
   ];
 }
 
+function policyNotes(m) {
+  const t = (k) => `${m.throughput[k].rounds} rounds of ${m.throughput[k].total}, ${m.throughput[k].concurrency} at a time`;
+  const p = m.perConnection;
+  return [
+    `Policy rows (bench/policy.js, a process of its own; servers in a child without a policy): connections/s ${t('net')} (net.connect),` +
+      ` ${t('agent')} (http.Agent); ratio = median over rounds of the variant's rate / no policy's rate in the same round.`,
+    `  per connection: ${p.rounds} rounds of ${p.batch} accepted connections per variant, the policy's subscriber timed between two of the` +
+      ` bench's own (${fmt(p.bracket)} for the two alone, taken out); floor: bench/floor.c keepalive-${p.batch}, warm pass.`,
+  ];
+}
+
 async function main() {
   const loadBefore = os.loadavg();
   const exe = buildFloor();
   const results = await measureCalls(exe);
   const monitor = await measureMonitor(exe);
   const inv = await inventory.measure(exe, quick);
-  const all = [...results, ...monitorResults(monitor)];
+  const policy = await measureMonitor(exe, 'policy.js');
+  const all = [...results, ...monitorResults(monitor), ...monitorResults(policy, policyRows)];
   const loadAfter = os.loadavg();
   printTable([...all, ...inv.rows]);
   const env = {
@@ -164,11 +178,11 @@ async function main() {
     loadavg: { before: loadBefore, after: loadAfter },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: all, monitor, inventory: { rows: inv.rows, measured: inv.measured } }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ ...env, rows: all, monitor, policy, inventory: { rows: inv.rows, measured: inv.measured } }, null, 2)}\n`);
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Call rows: time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
     ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back.`);
-  for (const line of [...monitorNotes(monitor), ...inv.notes]) console.log(line);
+  for (const line of [...monitorNotes(monitor), ...policyNotes(policy), ...inv.notes]) console.log(line);
   console.log(`Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${env.cpus} CPUs. Written to ${path.relative(process.cwd(), out)}`);
 }
 

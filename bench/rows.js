@@ -115,4 +115,25 @@ const monitorRows = [
     target: BYTES, pick: (m) => ({ ours: m.memory.realistic.rss }) },
 ];
 
-module.exports = { measurements, rows, monitorRows };
+// The policy() rows, measured by bench/policy.js in a process of its own (see there for how).
+const rateRow = (kind, variant, label) => ({
+  op: `conn/s, ${kind === 'net' ? 'net.connect' : 'http.Agent'}`, ours: label, theirs: 'no policy', unit: 'conn/s',
+  target: { text: '>= 0.95', met: (ours, theirs, m) => m.throughput[kind].ratio[variant] >= 0.95 },
+  pick: (m) => ({ ours: m.throughput[kind].rate[variant], theirs: m.throughput[kind].rate.none, ratio: m.throughput[kind].ratio[variant] }),
+});
+const policyRows = [
+  rateRow('net', 'matching', 'policy, matching'),
+  rateRow('net', 'nonMatching', 'policy, not matching'),
+  rateRow('agent', 'matching', 'policy, matching'),
+  rateRow('agent', 'nonMatching', 'policy, not matching'),
+  { op: 'policy per connection', ours: 'matched: keepalive + guard', theirs: 'C: 5 setsockopt', unit: 'ns',
+    target: { text: '<= 1.3', met: (ours, theirs) => ours / theirs <= 1.3 }, pick: (m) => ({ ours: m.perConnection.matched, theirs: m.perConnection.floor }) },
+  { op: 'policy per connection', ours: 'matched: keepalive + guard', theirs: 'setKeepAlive(s, all five)', unit: 'ns',
+    target: { text: '<= 1.15', met: (ours, theirs) => ours / theirs <= 1.15 }, pick: (m) => ({ ours: m.perConnection.matched, theirs: m.perConnection.setKeepAlive }) },
+  { op: 'policy per connection', ours: 'declined on direction', theirs: '—', unit: 'ns',
+    target: { text: '< 1 µs', met: (ours) => ours < 1 * US }, pick: (m) => ({ ours: m.perConnection.declined }) },
+  { op: 'policy per connection', ours: 'declined on remotePort', theirs: '—', unit: 'ns',
+    target: CONTEXT, pick: (m) => ({ ours: m.perConnection.declinedByPort }) },
+];
+
+module.exports = { measurements, rows, monitorRows, policyRows };

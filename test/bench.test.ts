@@ -23,7 +23,7 @@ describe('npm run bench -- --quick', function () {
   const out = join(dir, 'results.json');
   let stdout = '';
   let results: { quick: boolean; rows: (Row | MonitorRow)[]; monitor: Record<string, unknown> };
-  let listed: { rows: Row[]; monitorRows: MonitorRow[] };
+  let listed: { rows: Row[]; monitorRows: MonitorRow[]; policyRows: MonitorRow[] };
 
   before(async () => {
     ({ stdout } = await run(process.execPath, ['bench/index.js', '--quick', '--out', out], { cwd: root }));
@@ -33,12 +33,12 @@ describe('npm run bench -- --quick', function () {
     listed = JSON.parse(rows.stdout);
   });
 
-  it('lists the call rows, then the monitor rows, in one table and one JSON file', () => {
+  it('lists the call rows, then the monitor rows, then the policy rows, in one table and one JSON file', () => {
     assert.equal(results.quick, true);
-    assert.ok(listed.rows.length > 0 && listed.monitorRows.length > 0);
+    assert.ok(listed.rows.length > 0 && listed.monitorRows.length > 0 && listed.policyRows.length > 0);
     assert.deepEqual(
       results.rows.map((r) => [r.op, r.ours, r.theirs]),
-      [...listed.rows, ...listed.monitorRows].map((r) => [r.op, r.ours, r.theirs]),
+      [...listed.rows, ...listed.monitorRows, ...listed.policyRows].map((r) => [r.op, r.ours, r.theirs]),
     );
     for (const r of results.rows) {
       assert.match(stdout, new RegExp(`${escape(r.op)}\\s+${escape(r.ours)}.*${escape(r.theirs)}`), `the table shows ${r.op}: ${r.ours}`);
@@ -55,8 +55,23 @@ describe('npm run bench -- --quick', function () {
     }
   });
 
+  it('measures policy(): connections/s with and without it through net.connect and http.Agent, and its time per connection beside the floor', () => {
+    const policy = results.rows.slice(listed.rows.length + listed.monitorRows.length) as MonitorRow[];
+    assert.deepEqual(
+      [...new Set(policy.map((r) => r.op))],
+      ['conn/s, net.connect', 'conn/s, http.Agent', 'policy per connection'],
+    );
+    for (const r of policy) {
+      const what = `${r.op}: ${r.ours}`;
+      // Time per connection is a difference (less the timing brackets' own cost): finite, maybe near 0.
+      assert.ok(Number.isFinite(r.value) && (r.unit === 'ns' || r.value > 0), `${what}: ${r.value}`);
+      if (r.theirs !== '—') assert.ok(Number.isFinite(r.ratio) && r.ratio! > 0, `${what} ratio: ${r.ratio}`);
+      assert.ok(r.target === '—' ? r.met === null : typeof r.met === 'boolean', `${what}: met ${r.met} for target ${r.target}`);
+    }
+  });
+
   it('measures the monitor: add + delete, idle CPU beside no monitor, FIN and RST latency, memory per socket', () => {
-    const monitor = results.rows.slice(listed.rows.length) as MonitorRow[];
+    const monitor = results.rows.slice(listed.rows.length, listed.rows.length + listed.monitorRows.length) as MonitorRow[];
     const ops = new Set(monitor.map((r) => r.op));
     for (const op of ['monitor add + delete', 'monitor idle CPU', 'FIN → dead event', 'RST → dead event', 'memory per socket']) {
       assert.ok(ops.has(op), `a row for ${op}`);
