@@ -153,10 +153,12 @@ function monitorNotes(m) {
 
 function policyNotes(m) {
   const t = (k) => `${m.throughput[k].rounds} rounds of ${m.throughput[k].total}, ${m.throughput[k].concurrency} at a time`;
+  const cpu = (k) => `${k === 'net' ? 'net.connect' : 'http.Agent'} matching ${m.throughput[k].cpuRatio.matching.toFixed(2)}, not matching ${m.throughput[k].cpuRatio.nonMatching.toFixed(2)}`;
   const p = m.perConnection;
   return [
     `Policy rows (bench/policy.js, a process of its own; servers in a child without a policy): connections/s ${t('net')} (net.connect),` +
       ` ${t('agent')} (http.Agent); ratio = median over rounds of the variant's rate / no policy's rate in the same round.`,
+    `  the same per second of the client process's CPU time (less disturbed by other processes): ${cpu('net')}; ${cpu('agent')}.`,
     `  per connection: ${p.rounds} rounds of ${p.batch} accepted connections per variant, the policy's subscriber timed between two of the` +
       ` bench's own (${fmt(p.bracket)} for the two alone, taken out); floor: bench/floor.c keepalive-${p.batch}, warm pass.`,
   ];

@@ -23,8 +23,8 @@
 //    guard), timed by two subscribers of the bench's own around it, less what those two cost
 //    alone (the same brackets with no policy between them). The connections come from
 //    `FLOOR peer`, one at a time, in batches; no policy, a matching one and a non-matching one
-//    take turns, order rotated each round. Beside it the C floor making the same five
-//    setsockopt calls per socket (`FLOOR run`, op keepalive-N) on a batch of such sockets.
+//    take turns, order rotated each round, with the C floor making the same five setsockopt
+//    calls per socket (`FLOOR run`, op keepalive-N) on a batch of such sockets as a turn too.
 //
 // Sends the measurements to the parent over IPC, or prints them as JSON when run alone.
 'use strict';
@@ -67,7 +67,11 @@ function sink() {
 const SETTINGS = { idle: 120_000, interval: 10_000, count: 3, userTimeout: 150_000 };
 
 
-/** Connections per second making `total` connections, `concurrency` at a time, with `one()` making each. */
+/**
+ * Makes `total` connections, `concurrency` at a time, with `one()` making each: connections per
+ * second of wall time, and per second of this process's CPU time (user + system), which other
+ * processes on a shared machine disturb far less.
+ */
 async function rate(total, concurrency, one) {
   let started = 0;
   const worker = async () => {
@@ -76,9 +80,12 @@ async function rate(total, concurrency, one) {
       await one();
     }
   };
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return total / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: total / wall, cpu: total / ((cpu.user + cpu.system) / 1e6) };
 }
 
 function netConnection(port) {
@@ -106,7 +113,7 @@ function agentRequest(port, agent) {
 async function throughput(ports, quick, policy) {
   // Many short rounds rather than a few long ones: on a shared machine a burst of other work
   // then spoils a few rounds' ratios, which the median leaves out, instead of a whole variant.
-  const ROUNDS = quick ? 2 : 41; // the first is a warm-up
+  const ROUNDS = quick ? 2 : 61; // the first is a warm-up
   const CONCURRENCY = 16;
   const kinds = {
     net: { total: quick ? 40 : 200, one: () => netConnection(ports.tcp) },
@@ -123,7 +130,9 @@ async function throughput(ports, quick, policy) {
   for (const [kind, k] of Object.entries(kinds)) {
     const port = kind === 'net' ? ports.tcp : ports.http;
     const rates = Object.fromEntries(names.map((n) => [n, []]));
+    const cpuRates = Object.fromEntries(names.map((n) => [n, []]));
     const ratios = { matching: [], nonMatching: [] };
+    const cpuRatios = { matching: [], nonMatching: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
       const inRound = {};
@@ -141,15 +150,22 @@ async function throughput(ports, quick, policy) {
         }
       }
       if (round === 0) continue;
-      for (const n of names) rates[n].push(inRound[n]);
-      ratios.matching.push(inRound.matching / inRound.none);
-      ratios.nonMatching.push(inRound.nonMatching / inRound.none);
+      for (const n of names) {
+        rates[n].push(inRound[n].wall);
+        cpuRates[n].push(inRound[n].cpu);
+      }
+      for (const v of ['matching', 'nonMatching']) {
+        ratios[v].push(inRound[v].wall / inRound.none.wall);
+        cpuRatios[v].push(inRound[v].cpu / inRound.none.cpu);
+      }
     }
     out[kind] = {
       total: k.total, concurrency: CONCURRENCY, rounds: ROUNDS - 1,
       rate: Object.fromEntries(names.map((n) => [n, median(rates[n])])),
       ratio: { matching: median(ratios.matching), nonMatching: median(ratios.nonMatching) },
-      ratios,
+      cpuRate: Object.fromEntries(names.map((n) => [n, median(cpuRates[n])])),
+      cpuRatio: { matching: median(cpuRatios.matching), nonMatching: median(cpuRatios.nonMatching) },
+      ratios, cpuRatios,
     };
   }
   return out;
@@ -186,52 +202,64 @@ async function perConnection(exe, quick, policy) {
     // Declined after reading remotePort, as `c.remotePort === 5432` alone would: Node's getpeername.
     declinedByPort: () => policy({ keepAlive: SETTINGS, match: (c) => c.remotePort === 5432 }),
   };
-  const names = Object.keys(variants);
-  const samples = Object.fromEntries(names.map((n) => [n, []]));
   let connected = 0;
-  const floorSockets = [];
+  /** Accepts BATCH connections from the peer with `variant`'s subscriber bracketed; returns the sockets and the median span. */
+  const acceptBatch = async (variant) => {
+    dc.subscribe('net.server.socket', before);
+    const p = variant();
+    dc.subscribe('net.server.socket', after);
+    spans.length = 0;
+    accepted.length = 0;
+    try {
+      peer.stdin.write(`connect ${server.address().port} ${BATCH}\n`);
+      const { value } = await peerLines.next();
+      if (value !== `connected ${(connected += BATCH)}`) throw new Error(`bench/floor.c peer: ${value}`);
+      while (accepted.length < BATCH) await new Promise(setImmediate);
+    } finally {
+      p?.close();
+      dc.unsubscribe('net.server.socket', before);
+      dc.unsubscribe('net.server.socket', after);
+    }
+    if (p && p.stats().matched !== (variant === variants.matched ? BATCH : 0)) throw new Error(`per connection: took ${p.stats().matched}`);
+    return { sockets: accepted.splice(0), span: median(spans) };
+  };
+  // The floor: the same five setsockopt per socket from C, on a batch accepted as the others
+  // (no policy), asked for one pass per round between the variants.
+  const floorSockets = (await acceptBatch(variants.none)).sockets;
+  const floor = spawn(exe, ['run'], { stdio: ['pipe', 'pipe', 'inherit', floorSockets[0]._handle.fd, ...floorSockets.map((s) => s._handle.fd)] });
+  const floorLines = readline.createInterface({ input: floor.stdout })[Symbol.asyncIterator]();
+  const steps = {
+    ...Object.fromEntries(Object.entries(variants).map(([name, variant]) => [name, async () => {
+      const { sockets, span } = await acceptBatch(variant);
+      for (const s of sockets) s.destroy();
+      return span;
+    }])),
+    floor: async () => {
+      floor.stdin.write(`keepalive-${BATCH} 1 1\n`);
+      const { value, done } = await floorLines.next();
+      if (done) throw new Error('bench/floor.c run stopped');
+      return Number(value) / BATCH;
+    },
+  };
+  const names = Object.keys(steps);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const name of names.map((_, i) => names[(i + round) % names.length])) {
-        dc.subscribe('net.server.socket', before);
-        const p = variants[name]();
-        dc.subscribe('net.server.socket', after);
-        spans.length = 0;
-        accepted.length = 0;
-        try {
-          peer.stdin.write(`connect ${server.address().port} ${BATCH}\n`);
-          const { value } = await peerLines.next();
-          if (value !== `connected ${(connected += BATCH)}`) throw new Error(`bench/floor.c peer: ${value}`);
-          while (accepted.length < BATCH) await new Promise(setImmediate);
-        } finally {
-          p?.close();
-          dc.unsubscribe('net.server.socket', before);
-          dc.unsubscribe('net.server.socket', after);
-        }
-        if (p && p.stats().matched !== (name === 'matched' ? BATCH : 0)) throw new Error(`per connection ${name}: took ${p.stats().matched}`);
-        if (round > 0) samples[name].push(median(spans));
-        if (name === 'none' && floorSockets.length === 0) floorSockets.push(...accepted);
-        else for (const s of accepted) s.destroy();
+        const sample = await steps[name]();
+        if (round > 0) samples[name].push(sample);
       }
     }
-    // The floor: the same five setsockopt per socket from C, on sockets just as these were
-    // (connected, untouched), and then again on the same ones: the lower, warm pass is taken.
-    const floor = spawn(exe, ['run'], { stdio: ['pipe', 'pipe', 'inherit', floorSockets[0]._handle.fd, ...floorSockets.map((s) => s._handle.fd)] });
-    const floorLines = readline.createInterface({ input: floor.stdout })[Symbol.asyncIterator]();
-    floor.stdin.write(`keepalive-${BATCH} 1 ${ROUNDS}\n`);
-    const { value, done } = await floorLines.next();
-    floor.stdin.end();
-    if (floor.exitCode === null) await once(floor, 'exit');
-    if (done) throw new Error('bench/floor.c run stopped');
-    const floorNs = value.split(' ').map((v) => Number(v) / BATCH).slice(1);
     const bracket = median(samples.none);
     // The brackets' own cost (two hrtime calls) taken out of each.
-    const net_ = (name) => median(samples[name]) - bracket;
+    const own = (name) => median(samples[name]) - bracket;
     return {
-      batch: BATCH, rounds: ROUNDS - 1, samples, floorSamples: floorNs, bracket, floor: median(floorNs),
-      matched: net_('matched'), setKeepAlive: net_('setKeepAlive'), declined: net_('declined'), declinedByPort: net_('declinedByPort'),
+      batch: BATCH, rounds: ROUNDS - 1, samples, bracket, floor: median(samples.floor),
+      matched: own('matched'), setKeepAlive: own('setKeepAlive'), declined: own('declined'), declinedByPort: own('declinedByPort'),
     };
   } finally {
+    floor.stdin.end();
+    if (floor.exitCode === null) await once(floor, 'exit');
     for (const s of [...accepted, ...floorSockets]) s.destroy();
     peer.stdin.end();
     server.close();
