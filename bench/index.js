@@ -160,7 +160,7 @@ function policyNotes(m) {
       ` ${t('agent')} (http.Agent); ratio = median over rounds of the variant's rate / no policy's rate in the same round.`,
     `  the same per second of the client process's CPU time (less disturbed by other processes): ${cpu('net')}; ${cpu('agent')}.`,
     `  per connection: ${p.rounds} rounds of ${p.batch} accepted connections per variant, the policy's subscriber timed between two of the` +
-      ` bench's own (${fmt(p.bracket)} for the two alone, taken out); floor: bench/floor.c keepalive-${p.batch}, warm pass.`,
+      ` bench's own (${fmt(p.bracket)} for the two alone, taken out); floor: bench/floor.c keepalive-${p.batch} on one such batch, one pass per round among the variants.`,
   ];
 }
 
