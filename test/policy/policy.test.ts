@@ -139,6 +139,20 @@ describe('policy()', () => {
     }
   });
 
+  it('a socket undici announces as connected that no other hook saw is taken once, and only once', async () => {
+    const server = await listen();
+    // Connected before the policy: as a socket an undici connector made some other way.
+    const socket = await connectTo(server.port);
+    const vias: string[] = [];
+    make({ keepAlive: SETTINGS, match: (c) => c.direction === 'outbound' && vias.push(c.via) > 0 });
+    // What undici publishes once its connector hands it a connected socket.
+    const connected = dc.channel('undici:client:connected');
+    connected.publish({ connectParams: { host: '127.0.0.1' }, connector: () => {}, socket });
+    assertPolicyApplied(socket, 'announced by undici');
+    connected.publish({ connectParams: { host: '127.0.0.1' }, connector: () => {}, socket });
+    assert.deepEqual(vias, ['undici:client:connected'], 'asked once per connection');
+  });
+
   describe('two policies', () => {
     const OTHER = { idle: 9000, interval: 2000, count: 5, userTimeout: 11_000 };
 
