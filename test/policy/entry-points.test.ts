@@ -8,13 +8,13 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { getKeepAlive, policy, type Connection, type KeepAlive, type Policy } from '../../src';
+import { getKeepAlive, policy, type KeepAlive, type Policy, type PolicyConnection } from '../../src';
 import { cleanup, listen, track } from '../helpers';
 import { APPLIED, SETTINGS, assertPolicyApplied, coverage, fdOfConnection, tlsCredentials } from './fixtures';
 
 describe('policy() reaches every kind of TCP connection', () => {
   let p: Policy | undefined;
-  let seen: Connection[] = [];
+  let seen: PolicyConnection[] = [];
 
   afterEach(async () => {
     p?.close();

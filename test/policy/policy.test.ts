@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LivenessMonitor, getKeepAlive, policy, type Connection, type DeadReason, type Policy } from '../../src';
+import { LivenessMonitor, getKeepAlive, policy, type DeadReason, type Policy, type PolicyConnection } from '../../src';
 import { cleanup, listen, track } from '../helpers';
 import { APPLIED, SETTINGS, UNTOUCHED, assertPolicyApplied } from './fixtures';
 
@@ -191,7 +191,7 @@ describe('policy()', () => {
   describe('connections it does not take', () => {
     it('a connection match() refuses is untouched: no settings, no guard', async () => {
       const server = await listen();
-      const seen: Connection[] = [];
+      const seen: PolicyConnection[] = [];
       const p = make({ keepAlive: SETTINGS, match: (c) => seen.push(c) < 0 });
       const socket = await connectTo(server.port);
       assert.deepEqual(getKeepAlive(socket), UNTOUCHED);
