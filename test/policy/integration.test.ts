@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { createTestNetwork, keepAliveBound, type TestNetwork } from '../../src/testing';
 import { requireTestHosts } from '../netns/gate';
-import { startHttp, startPostgres, startRedis, type Service } from './fixtures/services';
+import { removeClusterTemplate, startHttp, startPostgres, startRedis, type Service } from './fixtures/services';
 
 /** With userTimeout equal to the keepalive bound, idle and busy connections share one bound. */
 const KEEPALIVE = { idle: 1000, interval: 1000, count: 2, userTimeout: 3000 } as const;
@@ -172,6 +172,7 @@ describe('policy() with real clients and servers in test hosts', function () {
     requireTestHosts(this);
   });
   after(() => {
+    removeClusterTemplate();
     for (const line of measured) console.log(`      ${line}`);
   });
 
