@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { installed } from './fixtures/services';
 
 export interface RedisServer {
   port: number;
@@ -44,12 +45,13 @@ async function answersPing(port: number, child: ChildProcess, ms: number): Promi
 }
 
 export async function startRedis(): Promise<RedisServer> {
+  const binary = installed('redis-server', 'redis-server');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-policy-redis-'));
   let lastError: unknown;
   // A port found free can be taken by another process before redis binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn('redis-server', [
+    const child = spawn(binary, [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
       '--daemonize', 'no', '--logfile', '',
     ], { stdio: 'ignore' });
