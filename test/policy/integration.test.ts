@@ -1,7 +1,7 @@
 // policy() with real clients against real servers in test hosts: pg → PostgreSQL, ioredis →
-// Redis, global fetch → an HTTP server, all in host b. The clients run unmodified in host a (a
-// child process there: tcp-liveness/testing cannot yet route this process's own connects to a
-// test host), configured only by one policy() call; beside each runs a control without it.
+// Redis, global fetch → an HTTP server, all in host b. The clients run unmodified in host a, in a
+// child process of their own (a policy hooks every connection of its process: the test runner's
+// stay out of it), configured only by one policy() call; beside each runs a control without it.
 // Host b vanishes (blackhole) while a request is in flight.
 import { strict as assert } from 'node:assert';
 import type { ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { createTestNetwork, keepAliveBound, type TestNetwork } from '../../src/testing';
 import { requireTestHosts } from '../netns/gate';
-import { removeClusterTemplate, startHttp, startPostgres, startRedis, type Service } from './fixtures/services';
+import { startHttp, startPostgres, startRedis, type Service } from './fixtures/services';
 
 /** With userTimeout equal to the keepalive bound, idle and busy connections share one bound. */
 const KEEPALIVE = { idle: 1000, interval: 1000, count: 2, userTimeout: 3000 } as const;
@@ -172,7 +172,6 @@ describe('policy() with real clients and servers in test hosts', function () {
     requireTestHosts(this);
   });
   after(() => {
-    removeClusterTemplate();
     for (const line of measured) console.log(`      ${line}`);
   });
 

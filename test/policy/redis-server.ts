@@ -6,7 +6,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { installed } from './fixtures/services';
+
+/** The binary, or an error naming the Debian package that provides it. */
+function installed(binary: string, pkg: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':').concat('/usr/sbin', '/usr/bin')) {
+    if (dir && fs.existsSync(path.join(dir, binary))) return path.join(dir, binary);
+  }
+  throw new Error(`${binary} is not installed: apt-get install ${pkg}`);
+}
 
 export interface RedisServer {
   port: number;
