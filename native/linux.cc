@@ -69,16 +69,25 @@ static int get_opt(int fd, int level, int name, int* value, int site) {
 }
 
 int tl_set_keepalive(int fd, const tl_keepalive* ka) {
-  // TCP-level options go first: on anything that is not a TCP socket the first of them fails,
-  // so a pipe, a UDP socket or a file is refused before SO_KEEPALIVE (which any socket takes)
-  // could be half-applied. With no TCP-level option to set, ask one to prove it is TCP.
+  // The order is the kernel's, twice over (net/ipv4/tcp.c, tcp_timer.c):
+  // - TCP-level options first: on anything that is not a TCP socket the first of them fails, so
+  //   a pipe, a UDP or Unix socket or a file is refused before SO_KEEPALIVE (which any socket
+  //   takes) could be half-applied. With only idle to set, setting it twice proves it is TCP
+  //   (the first time also names the option the caller gave in an error); with no TCP-level
+  //   option at all, a getsockopt does.
+  // - Interval, count and user timeout before keepalive starts: the timer reads them when it
+  //   fires, and the TCP_KEEPIDLE below may make it fire at once.
+  // - SO_KEEPALIVE, then TCP_KEEPIDLE last: enabling keepalive that was off arms the timer a full
+  //   idle from now (tcp_set_keepalive; when it was already on it is left alone), while setting
+  //   TCP_KEEPIDLE on a socket with keepalive on re-arms it at idle minus the silence already
+  //   passed (tcp_sock_set_keepidle_locked). So the first probe goes out idle after the peer was
+  //   last heard, not idle after this call: at once on a connection already silent that long.
   int r = 0;
-  if (ka->idle < 0 && ka->interval < 0 && ka->count < 0 && ka->user_timeout < 0) {
+  if (ka->interval < 0 && ka->count < 0 && ka->user_timeout < 0) {
     int ignored;
-    r = get_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ignored, TL_SITE_TCP_KEEPIDLE);
+    r = ka->idle >= 0 ? set_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle, TL_SITE_TCP_KEEPIDLE)
+                      : get_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ignored, TL_SITE_TCP_KEEPIDLE);
   }
-  if (r == 0 && ka->idle >= 0)
-    r = set_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle, TL_SITE_TCP_KEEPIDLE);
   if (r == 0 && ka->interval >= 0)
     r = set_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, ka->interval, TL_SITE_TCP_KEEPINTVL);
   if (r == 0 && ka->count >= 0)
@@ -87,6 +96,8 @@ int tl_set_keepalive(int fd, const tl_keepalive* ka) {
     r = set_opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, ka->user_timeout, TL_SITE_TCP_USER_TIMEOUT);
   if (r == 0 && ka->enable >= 0)
     r = set_opt(fd, SOL_SOCKET, SO_KEEPALIVE, ka->enable ? 1 : 0, TL_SITE_SO_KEEPALIVE);
+  if (r == 0 && ka->idle >= 0)
+    r = set_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle, TL_SITE_TCP_KEEPIDLE);
   return r;
 }
 
