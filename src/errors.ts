@@ -1,7 +1,7 @@
 // Error constructors, shaped like Node's own: system errors carry code, negative errno and
 // syscall (plus the socket option), argument errors carry ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
 // The checks that throw them are in validators.ts.
-import { getSystemErrorMap } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 const systemErrors = getSystemErrorMap();
 
@@ -55,6 +55,41 @@ export function heartbeatError(timeout: number): Error {
 export function unsupportedError(what: string): Error {
   return withCode(
     new Error(`${what} is not supported on ${process.platform}: tcp-liveness supports Linux`),
+    'ERR_TCP_LIVENESS_UNSUPPORTED',
+  );
+}
+
+/**
+ * The error Node's own read raises for a socket error (lib/internal/errors.js errnoException):
+ * `read ETIMEDOUT`, code, negative errno, syscall 'read'. The monitor hands a kernel error it
+ * took to the application in this shape, as Node would have.
+ */
+export function readError(errno: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(-errno);
+  const err: NodeJS.ErrnoException = new Error(`read ${code}`);
+  err.errno = -errno;
+  err.code = code;
+  err.syscall = 'read';
+  return err;
+}
+
+/** monitor.add of something that is not TCP; `transport` as transportOf() names it. */
+export function notTcp(transport: string): TypeError {
+  const what = transport === 'pipe' ? 'a Unix domain socket (or a named pipe)' : `a ${transport} handle`;
+  return withCode(
+    new TypeError(`LivenessMonitor watches TCP connections only (keepalive, TCP_INFO and the TCP states it reads exist only there); this is ${what}`),
+    'ERR_INVALID_ARG_VALUE',
+  );
+}
+
+/** Heartbeats or idle events asked for where TCP_INFO is `length` bytes, too short to say when the peer was last heard. */
+export function shortTcpInfo(length: number): Error {
+  return withCode(
+    new Error(
+      "heartbeat and idle events need TCP_INFO's last-receive times (tcpi_last_data_recv, tcpi_last_ack_recv), " +
+      `and this kernel filled only ${length} bytes of TCP_INFO (an emulator such as qemu-user does that): add the ` +
+      'socket with { heartbeat: false, idle: false }; keepalive and FIN, RST and error detection work without them',
+    ),
     'ERR_TCP_LIVENESS_UNSUPPORTED',
   );
 }

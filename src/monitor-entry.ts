@@ -14,8 +14,13 @@ export class Entry implements Scheduled {
   pingAt = -1;
   /** When each idle kind last fired since the last activity (-1: not since); only with idle events. */
   idleAt: number[] | null;
-  /** A FIN arrived behind unread data: wait for the application to read it. */
-  finPending = false;
+  /**
+   * A death is pending and looked at again soon: a FIN behind data the application has not read
+   * yet, or an error or FIN that Node's own read is delivering.
+   */
+  recheck = false;
+  /** The monitor saw the peer's FIN and left it to Node's read: its close is reported as peer-closed. */
+  finSeen = false;
   onConnect: (() => void) | undefined;
   constructor(readonly id: number, public socket: net.Socket | null, readonly config: Config) {
     this.idleAt = config.idle ? [-1, -1, -1] : null;

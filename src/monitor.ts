@@ -3,18 +3,19 @@
 // per socket while nothing happens); heartbeats and idle checks share one timer.
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { events, failure, native } from './binding';
-import { invalidArgType, socketError, systemError } from './errors';
+import { events, failure } from './binding';
+import { invalidArgType, notTcp, shortTcpInfo, socketError } from './errors';
 import { applyKeepAlive } from './keepalive';
 import { Entry, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
 import { parseConfig, parseMonitorOptions, type Config, type IdleKind, type MonitorOptions, type WatchOptions } from './monitor-options';
 import { MonitorCounters, type DeadReason, type MonitorStats } from './monitor-stats';
+import { destroyWith, judge, oweError, refuseUnwatchable, transportOf, type Found } from './monitor-verdict';
 import { Poller } from './poller';
 import { reasonOf } from './probe';
 import { readiness } from './readiness';
 import { Schedule } from './schedule';
 import { currentFd } from './target';
-import { silenceOf } from './tcp-info';
+import { silenceOf, tcpInfoLength } from './tcp-info';
 
 export type { HeartbeatOptions, IdleKind, IdleOptions, MonitorOptions, WatchOptions } from './monitor-options';
 export type { DeadReason, MonitorStats } from './monitor-stats';
@@ -28,7 +29,7 @@ export interface Verdict {
 }
 
 const WATCH = events.EPOLLRDHUP | events.EPOLLONESHOT; // EPOLLERR and EPOLLHUP always come
-const FIN_RECHECK = 100; // ms between looks at a FIN still queued behind unread data
+const RECHECK = 100; // ms between looks at a pending death (a FIN behind unread data, Node's read under way)
 
 export interface LivenessMonitor {
   on(event: 'dead', listener: (socket: net.Socket, reason: DeadReason, error: Error | null) => void): this;
@@ -138,13 +139,13 @@ export class LivenessMonitor extends EventEmitter {
       const bits = (r.error ? events.EPOLLERR : 0) | (r.hangup ? events.EPOLLHUP : 0) |
         (r.peerClosed ? events.EPOLLRDHUP : 0);
       const socket = entry.socket;
-      const found = bits ? this.#judge(entry, bits) : null;
+      const found = bits ? judge(entry, bits) : null;
       if (found === null || found === 'pending') {
         verdicts.push({ socket, alive: true, reason: null, error: null });
       } else {
         verdicts.push({ socket, alive: false, reason: found.reason, error: found.error });
-        this.#die(entry, found.reason, found.error);
       }
+      this.#act(entry, found, false); // the sweep polled: the epoll registration is still armed
     }
     return verdicts;
   }
@@ -169,11 +170,18 @@ export class LivenessMonitor extends EventEmitter {
 
   #addServer(server: net.Server, config: Config): void {
     if (this.#servers.has(server)) return;
+    refuseUnwatchable(server, config); // a listener's TCP_INFO is as long as its connections'
     const onConnection = (socket: net.Socket) => {
       // net.createServer({ keepAlive: true }) re-tunes each accepted socket before 'connection',
       // overwriting what it inherited from the listener: then the settings are applied again.
       const inherited = !(server as net.Server & { keepAlive?: boolean }).keepAlive;
-      if (!this.#closed && !socket.destroyed) this.#addSocket(socket, config, inherited);
+      if (this.#closed || socket.destroyed) return;
+      try {
+        this.#addSocket(socket, config, inherited);
+      } catch (err) {
+        // Inside Node's 'connection' event there is no caller to throw to; never silently unwatched.
+        process.emitWarning(err as Error);
+      }
     };
     const onClose = () => this.#dropServer(server);
     const record: { onConnection: typeof onConnection; onClose: typeof onClose; onListening?: () => void } = {
@@ -203,6 +211,7 @@ export class LivenessMonitor extends EventEmitter {
   #addSocket(socket: net.Socket, config: Config, inherited: boolean): void {
     if (this.#bySocket.has(socket)) return;
     if (socket.destroyed) throw socketError('ERR_SOCKET_CLOSED', 'Socket is closed');
+    refuseUnwatchable(socket, config);
     // Settings first: if the socket refuses them (not TCP), nothing has been registered yet.
     if (config.keepAlive && !inherited) applyKeepAlive(socket, config.keepAlive);
     const entry = new Entry(this.#nextId++, socket, config);
@@ -223,8 +232,16 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   #register(entry: Entry): void {
-    const fd = currentFd(entry.socket!);
+    const socket = entry.socket!;
+    const fd = currentFd(socket);
     if (fd < 0) return; // closed meanwhile: 'close' forgets it
+    const transport = transportOf(socket);
+    if (transport !== 'tcp') {
+      // Added before it connected, and it turned out not to be TCP: nobody to throw to.
+      this.#forget(entry, false);
+      process.emitWarning(notTcp(transport ?? 'unknown'));
+      return;
+    }
     const r = this.#poller.add(fd, entry.id, WATCH);
     if (r < 0) {
       this.#forget(entry, false);
@@ -266,66 +283,46 @@ export class LivenessMonitor extends EventEmitter {
       this.#gone(entry); // closed, and the number may already be another socket's: touch nothing
       return;
     }
-    const found = this.#judge(entry, bits);
+    this.#act(entry, judge(entry, bits), true);
+  }
+
+  /** Acts on a verdict of #judge; returns whether the socket is still watched. */
+  #act(entry: Entry, found: Found | 'pending' | null, rearm: boolean): boolean {
     if (found === null) {
       // Nothing wrong: re-arm. This cannot fail but for ENOMEM: the fd was checked to be ours
-      // and registered just above (ENOENT/EBADF would mean it was closed). Should it, the socket
-      // is still judged by its heartbeat, its idle checks and check(); it is never destroyed
-      // for a failure of our own.
-      this.#poller.modify(entry.fd, entry.id, WATCH);
-    } else if (found !== 'pending') this.#die(entry, found.reason, found.error);
-  }
-
-  /** What the kernel says about a socket it flagged; 'pending' while a FIN waits behind data. */
-  #judge(entry: Entry, bits: number): { reason: DeadReason; error: Error | null } | 'pending' | null {
-    if (bits & events.EPOLLERR) {
-      // Taken, not peeked: the socket is about to be reported dead, and the kernel names the
-      // error only by clearing it.
-      const errno = native.takeSocketError(entry.fd);
-      if (errno > 0) {
-        const error = systemError(errno, 'getsockopt', 'SO_ERROR');
-        return { reason: reasonOf(error), error };
-      }
+      // and registered (ENOENT/EBADF would mean it was closed). Should it, the socket is still
+      // judged by its heartbeat, its idle checks and check(); it is never destroyed for a
+      // failure of our own.
+      if (rearm) this.#poller.modify(entry.fd, entry.id, WATCH);
+      return true;
     }
-    if (bits & (events.EPOLLRDHUP | events.EPOLLHUP)) return this.#finVerdict(entry, performance.now());
-    return null;
-  }
-
-  /**
-   * The peer's FIN arrived: dead as 'peer-closed' once nothing is queued before it; while data
-   * is, 'pending' (the application may yet read it) and looked at again in FIN_RECHECK ms.
-   */
-  #finVerdict(entry: Entry, now: number): { reason: DeadReason; error: Error | null } | 'pending' {
-    const r = native.peek(entry.fd);
-    if (r === 1) {
-      entry.finPending = true;
-      this.#schedule.at(entry, now + FIN_RECHECK);
-      return 'pending';
+    if (found === 'pending') {
+      entry.recheck = true;
+      this.#schedule.at(entry, performance.now() + RECHECK);
+      return true;
     }
-    entry.finPending = false;
-    if (r < 0) {
-      const error = failure(r);
-      return { reason: reasonOf(error), error };
-    }
-    return { reason: 'peer-closed', error: null };
+    this.#die(entry, found.reason, found.error, found.taken);
+    return false;
   }
 
   /**
    * A watched socket closed under us. When Node's own read met the connection's death first (it
-   * was reading, and got ECONNRESET or ETIMEDOUT), that is still a death, and it is reported.
+   * was reading, and got ECONNRESET or ETIMEDOUT, or the FIN the monitor left to it), that is
+   * still a death, and it is reported with what Node told the application.
    */
-  #gone(entry: Entry): { reason: DeadReason; error: Error } | null {
+  #gone(entry: Entry): { reason: DeadReason; error: Error | null } | null {
     const error = entry.socket!.errored as NodeJS.ErrnoException | null;
-    const reason = error ? reasonOf(error) : 'error';
+    const reason = error ? reasonOf(error) : entry.finSeen ? 'peer-closed' : 'error';
     if (reason === 'error') {
       this.#forget(entry, false); // closed by the application, or an error that is not a death
       return null;
     }
     this.#die(entry, reason, error);
-    return { reason, error: error! };
+    return { reason, error };
   }
 
-  #die(entry: Entry, reason: DeadReason, error: Error | null): void {
+  /** `taken`: the error was the kernel's, taken by the monitor, and is owed to the socket. */
+  #die(entry: Entry, reason: DeadReason, error: Error | null, taken = false): void {
     const socket = entry.socket!;
     const owned = this.#owns(entry);
     const silence = owned ? silenceOf(entry.fd) : null;
@@ -334,8 +331,10 @@ export class LivenessMonitor extends EventEmitter {
     try {
       this.emit('dead', socket, reason, error);
     } finally {
-      // Destroyed without an error: the cause has travelled in 'dead', not as an 'error' event.
-      if (this.#destroy && owned) socket.destroy();
+      // The kernel's error goes where Node's read would have put it; a death the monitor itself
+      // decided (heartbeat, peer-closed) travels only in 'dead', never as an 'error' event.
+      if (owned && this.#destroy) destroyWith(socket, taken ? error : null);
+      else if (owned && taken) oweError(socket, error!);
     }
   }
 
@@ -354,13 +353,22 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   #tick(entry: Entry, now: number): void {
-    if (entry.finPending) {
-      const found = this.#finVerdict(entry, now);
-      if (found !== 'pending') this.#die(entry, found.reason, found.error);
-      return;
+    if (entry.recheck) {
+      entry.recheck = false;
+      const r = readiness(entry.socket!);
+      const bits = (r.error ? events.EPOLLERR : 0) | (r.hangup ? events.EPOLLHUP : 0) | (r.peerClosed ? events.EPOLLRDHUP : 0);
+      const found = bits ? judge(entry, bits) : null;
+      if (!this.#act(entry, found, true) || found !== null) return;
+      if (!entry.config.heartbeat && !entry.config.idle) return;
     }
     const silence = silenceOf(entry.fd);
-    if (silence === null) return; // a broken socket: the poller reports what went wrong
+    if (silence === null) {
+      // Checked at add: TCP_INFO does not fail on an open TCP socket. Say so rather than stop
+      // checking in silence.
+      const length = tcpInfoLength(entry.fd);
+      this.#die(entry, 'error', length < 0 ? failure(length) : shortTcpInfo(length));
+      return;
+    }
     // A socket younger than the kernel's count has been quiet only since it was added.
     const age = now - entry.addedAt;
     const sinceRecv = Math.min(silence.lastDataRecv, age);

@@ -162,6 +162,11 @@ interface Silence {
   lastDataSent: number;
 }
 
+/** How many bytes of TCP_INFO the kernel fills for this fd, or a native failure code. */
+export function tcpInfoLength(fd: number): number {
+  return native.tcpInfo(fd, infoBytes);
+}
+
 /** The monitor's read: null when the fd gives no TCP_INFO or too little of it to say. */
 export function silenceOf(fd: number): Silence | null {
   const length = native.tcpInfo(fd, infoBytes);
