@@ -13,7 +13,6 @@ import type { Entry } from './monitor-entry';
 import type { Config } from './monitor-options';
 import type { DeadReason } from './monitor-stats';
 import { reasonOf } from './probe';
-import { currentFd } from './target';
 import { silenceOf, tcpInfoLength } from './tcp-info';
 
 /** A death found: `taken` when the error was the kernel's and the monitor took it (see judge). */
@@ -42,10 +41,16 @@ export function nodeIsReading(socket: net.Socket): boolean {
 export function transportOf(socket: net.Socket | net.Server): string | null {
   let handle = (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
   if (handle === null) return null;
+  if (handle.constructor === tcpHandle) return 'tcp'; // one comparison: a function's name is a slow read
   if (handle.constructor.name === 'TLSWrap') handle = handle._parent ?? handle;
   const name = handle.constructor.name;
-  return name === 'TCP' ? 'tcp' : name === 'Pipe' ? 'pipe' : name;
+  if (name === 'TCP') {
+    tcpHandle = handle.constructor;
+    return 'tcp';
+  }
+  return name === 'Pipe' ? 'pipe' : name;
 }
+let tcpHandle: unknown = null; // Node's TCP handle class, once one has been seen
 
 /**
  * Ends a dead socket. A kernel error the monitor took goes to whoever listens for 'error', as
@@ -125,10 +130,9 @@ export function judge(entry: Entry, bits: number): Found | 'pending' | null {
  * nothing is accepted and then silently never checked. The transport comes from Node's handle
  * (no syscall); TCP_INFO is read only when heartbeats or idle events need it.
  */
-export function refuseUnwatchable(target: net.Socket | net.Server, config: Config): void {
+export function refuseUnwatchable(target: net.Socket | net.Server, fd: number, config: Config): void {
   const transport = transportOf(target);
   if (transport !== null && transport !== 'tcp') throw notTcp(transport);
-  const fd = currentFd(target);
   if (fd < 0 || (!config.heartbeat && !config.idle)) return;
   const length = tcpInfoLength(fd);
   if (length < 0) throw failure(length);

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { events, failure } from './binding';
 import { invalidArgType, notTcp, shortTcpInfo, socketError } from './errors';
 import { applyKeepAlive } from './keepalive';
-import { Entry, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
+import { Entry, EntryTable, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
 import { parseConfig, parseMonitorOptions, type Config, type IdleKind, type MonitorOptions, type WatchOptions } from './monitor-options';
 import { MonitorCounters, type DeadReason, type MonitorStats } from './monitor-stats';
 import { destroyWith, judge, oweError, refuseUnwatchable, transportOf, type Found } from './monitor-verdict';
@@ -45,13 +45,12 @@ export class LivenessMonitor extends EventEmitter {
   readonly #destroy: boolean;
   readonly #poller: Poller;
   readonly #schedule = new Schedule<Entry>((due) => this.#runDue(due));
-  readonly #byId = new Map<number, Entry>();
+  readonly #entries = new EntryTable();
   readonly #bySocket = new Map<net.Socket, Entry>();
   readonly #servers = new Map<net.Server, { onConnection: (s: net.Socket) => void; onClose: () => void; onListening?: () => void }>();
   readonly #onClose: () => void;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.close();
-  #nextId = 1;
   #closed = false;
   readonly #counters = new MonitorCounters();
   readonly #timerHooks: TimerHooks = {
@@ -93,8 +92,8 @@ export class LivenessMonitor extends EventEmitter {
   add(target: net.Socket | net.Server, options?: WatchOptions): this {
     if (this.#closed) throw socketError('ERR_SOCKET_CLOSED', 'The monitor is closed');
     const config = options === undefined ? this.#defaults : parseConfig(options, this.#defaults, 'options');
-    if (target instanceof net.Server) this.#addServer(target, config);
-    else if (target instanceof net.Socket) this.#addSocket(target, config, false);
+    if (target instanceof net.Socket) this.#addSocket(target, config, false);
+    else if (target instanceof net.Server) this.#addServer(target, config);
     else throw invalidArgType('target', 'an instance of net.Socket or net.Server', target);
     return this;
   }
@@ -122,7 +121,7 @@ export class LivenessMonitor extends EventEmitter {
    * and forgotten as usual; the verdicts say what was found for each.
    */
   check(): Verdict[] {
-    const entries = [...this.#byId.values()].filter((e) => e.fd >= 0);
+    const entries = [...this.#bySocket.values()].filter((e) => e.fd >= 0);
     const sockets = entries.map((e) => e.socket!);
     const ready = readiness(sockets);
     const verdicts: Verdict[] = [];
@@ -158,7 +157,7 @@ export class LivenessMonitor extends EventEmitter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const entry of [...this.#byId.values()]) this.#forget(entry, false);
+    for (const entry of [...this.#bySocket.values()]) this.#forget(entry, false);
     for (const server of [...this.#servers.keys()]) this.#dropServer(server);
     this.#schedule.close();
     this.#poller.close(); // closing the epoll set drops every registration in it
@@ -170,7 +169,7 @@ export class LivenessMonitor extends EventEmitter {
 
   #addServer(server: net.Server, config: Config): void {
     if (this.#servers.has(server)) return;
-    refuseUnwatchable(server, config); // a listener's TCP_INFO is as long as its connections'
+    refuseUnwatchable(server, currentFd(server), config); // a listener's TCP_INFO is as long as its connections'
     const onConnection = (socket: net.Socket) => {
       // net.createServer({ keepAlive: true }) re-tunes each accepted socket before 'connection',
       // overwriting what it inherited from the listener: then the settings are applied again.
@@ -210,37 +209,40 @@ export class LivenessMonitor extends EventEmitter {
 
   #addSocket(socket: net.Socket, config: Config, inherited: boolean): void {
     if (this.#bySocket.has(socket)) return;
-    if (socket.destroyed) throw socketError('ERR_SOCKET_CLOSED', 'Socket is closed');
-    refuseUnwatchable(socket, config);
+    const fd = currentFd(socket);
+    if (fd < 0 && socket.destroyed) throw socketError('ERR_SOCKET_CLOSED', 'Socket is closed');
+    refuseUnwatchable(socket, fd, config);
     // Settings first: if the socket refuses them (not TCP), nothing has been registered yet.
     if (config.keepAlive && !inherited) applyKeepAlive(socket, config.keepAlive);
-    const entry = new Entry(this.#nextId++, socket, config);
-    this.#byId.set(entry.id, entry);
+    const entry = new Entry(this.#entries.take(), socket, config);
+    this.#entries.set(entry);
     this.#bySocket.set(socket, entry);
     this.#counters.added++;
     socket.on('close', this.#onClose);
-    if (socket.connecting || currentFd(socket) < 0) {
+    if (fd >= 0 && !socket.connecting) this.#register(entry, fd);
+    else {
       // Registered once connected: before that a refused connect is Node's to report.
       entry.onConnect = () => {
         entry.onConnect = undefined;
         this.#register(entry);
       };
       socket.once('connect', entry.onConnect);
-      return;
     }
-    this.#register(entry);
   }
 
-  #register(entry: Entry): void {
-    const socket = entry.socket!;
-    const fd = currentFd(socket);
-    if (fd < 0) return; // closed meanwhile: 'close' forgets it
-    const transport = transportOf(socket);
-    if (transport !== 'tcp') {
-      // Added before it connected, and it turned out not to be TCP: nobody to throw to.
-      this.#forget(entry, false);
-      process.emitWarning(notTcp(transport ?? 'unknown'));
-      return;
+  /** `fd`: the socket's, known to be TCP; without it, a socket that has just connected. */
+  #register(entry: Entry, fd = -1): void {
+    if (fd < 0) {
+      const socket = entry.socket!;
+      fd = currentFd(socket);
+      if (fd < 0) return; // closed meanwhile: 'close' forgets it
+      const transport = transportOf(socket);
+      if (transport !== 'tcp') {
+        // Added before it connected, and it turned out not to be TCP: nobody to throw to.
+        this.#forget(entry, false);
+        process.emitWarning(notTcp(transport ?? 'unknown'));
+        return;
+      }
     }
     const r = this.#poller.add(fd, entry.id, WATCH);
     if (r < 0) {
@@ -248,15 +250,17 @@ export class LivenessMonitor extends EventEmitter {
       throw failure(r);
     }
     entry.fd = fd;
-    entry.addedAt = performance.now();
-    if (entry.config.heartbeat || entry.config.idle) this.#schedule.at(entry, entry.addedAt + firstCheck(entry.config));
+    if (entry.config.heartbeat || entry.config.idle) {
+      entry.addedAt = performance.now();
+      this.#schedule.at(entry, entry.addedAt + firstCheck(entry.config));
+    }
   }
 
   /** Lets go of a socket. The epoll entry is removed only while the fd is provably still its own. */
   #forget(entry: Entry, fdStillOurs: boolean): void {
     const socket = entry.socket;
     if (socket === null) return;
-    this.#byId.delete(entry.id);
+    this.#entries.delete(entry);
     this.#bySocket.delete(socket);
     this.#schedule.cancel(entry);
     socket.off('close', this.#onClose);
@@ -277,7 +281,7 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   #onEvent(id: number, bits: number): void {
-    const entry = this.#byId.get(id);
+    const entry = this.#entries.get(id);
     if (entry === undefined || entry.socket === null) return; // already forgotten
     if (!this.#owns(entry)) {
       this.#gone(entry); // closed, and the number may already be another socket's: touch nothing
