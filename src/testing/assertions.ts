@@ -1,28 +1,49 @@
-// Timing and assertions: when the kernel's clocks start, the longest keepalive lets a silent peer
-// go unnoticed, and waiting for a socket's death and asserting why and when it came.
+// Timing and assertions: when the kernel's clocks start, when keepalive ends a silent peer by the
+// kernel's rule, and waiting for a socket's death and asserting why and when it came.
 import { AssertionError } from 'node:assert';
 import type * as net from 'node:net';
-import type { KeepAliveOptions } from '../keepalive';
 import { reasonOf } from '../probe';
 import { tcpInfo, type TcpInfo } from '../tcp-info';
 import type { DeadReason, LivenessMonitor } from '../monitor';
 
 /**
- * When the socket last heard from its peer (data or an ACK), as a performance.now() time, from
- * TCP_INFO: the moment the kernel's keepalive and retransmission clocks count from.
+ * When the socket last heard from its peer (data, an ACK, or the answer to a keepalive probe),
+ * as a performance.now() time, from TCP_INFO: the moment the kernel's keepalive timer counts the
+ * silence from (min(now - lrcvtime, now - rcv_tstamp) in tcp_keepalive_timer).
  */
 export function lastHeard(socket: net.Socket): number {
   const info = tcpInfo(socket);
   return performance.now() - Math.min(info.lastDataRecv, info.lastAckRecv);
 }
 
+/** Keepalive settings as `keepAliveBound` needs them: all four, `userTimeout` 0 (or left out) for none. */
+export interface KeepAliveSettings {
+  idle: number;
+  interval: number;
+  count: number;
+  userTimeout?: number;
+}
+
 /**
- * The longest a silent peer can go unnoticed with these keepalive settings: idle + interval ×
- * count, each time rounded up to whole seconds as the kernel takes them. ms.
+ * When the kernel's keepalive timer ends an idle connection whose peer went silent at
+ * `lastHeard`, with `settings` in force from `applied` (both performance.now() times; the result
+ * too). The rule of tcp_keepalive_timer (net/ipv4/tcp_timer.c), `idle` and `interval` rounded up
+ * to whole seconds as the kernel takes them: the first probe goes out at
+ * firstProbe = max(lastHeard + idle, applied) (setKeepAlive sets TCP_KEEPIDLE last, which credits
+ * the silence already passed), then one every interval; without userTimeout the connection ends
+ * once count probes are unanswered, at firstProbe + interval × count; with it, at the first look
+ * that finds the silence >= userTimeout with a probe unanswered, whatever count says. For a
+ * listener's accepted socket, which inherits the settings, applied is when it was accepted.
+ * Data in flight stops keepalive: then userTimeout ends it, counted from the first timeout
+ * retransmission.
  */
-export function keepAliveBound(options: Required<Pick<KeepAliveOptions, 'idle' | 'interval' | 'count'>>): number {
+export function keepAliveBound(lastHeard: number, applied: number, settings: KeepAliveSettings): number {
   const s = (ms: number) => Math.ceil(ms / 1000) * 1000;
-  return s(options.idle) + s(options.interval) * options.count;
+  const idle = s(settings.idle);
+  const interval = s(settings.interval);
+  const firstProbe = Math.max(lastHeard + idle, applied);
+  if (!settings.userTimeout) return firstProbe + interval * settings.count;
+  return firstProbe + interval * Math.max(1, Math.ceil((lastHeard + settings.userTimeout - firstProbe) / interval));
 }
 
 export interface Death {

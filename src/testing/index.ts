@@ -34,5 +34,5 @@ export { liveNamespaces, sweep } from './cleanup';
 export { liveUplinks } from './reach';
 export {
   assertDies, assertStaysAlive, keepAliveBound, lastHeard, waitForDeath,
-  type AssertDiesOptions, type Death, type WaitForDeathOptions,
+  type AssertDiesOptions, type Death, type KeepAliveSettings, type WaitForDeathOptions,
 } from './assertions';
