@@ -3,7 +3,8 @@ import { keepAliveBound } from '../../src/testing';
 
 /** Short keepalive: a silent peer is dropped 1 s + 2 × 1 s after it was last heard. */
 export const KEEPALIVE = { idle: 1000, interval: 1000, count: 2 } as const;
-export const KEEPALIVE_BOUND = keepAliveBound(KEEPALIVE); // 3000 ms
+/** How long a silent peer goes unnoticed with KEEPALIVE, settings applied before the silence began. */
+export const KEEPALIVE_BOUND = keepAliveBound(0, 0, KEEPALIVE); // 3000 ms
 /**
  * How much later than its bound a death may be reported: kernel timers fire late by up to a
  * timer-wheel slot (tens of ms per timer at HZ 250), plus this process's event-loop delay with
