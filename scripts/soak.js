@@ -78,7 +78,9 @@ async function main() {
         monitor.add(c);
       }
       const peers = await peersOf(clients); // watched through the server, never read by Node
-      const closed = [...clients, ...peers].map((s) => once(s, 'close'));
+      // Not events.once: it rejects on 'error', and a reset socket that someone listens to is
+      // destroyed with its ECONNRESET, as Node's own read would have.
+      const closed = [...clients, ...peers].map((s) => new Promise((resolve) => s.once('close', resolve)));
       clients.forEach((c, i) => {
         if (i % 3 === 0) c.end(); // FIN: the monitor reports the peer-closed accepted socket
         else if (i % 3 === 1) c.resetAndDestroy(); // RST: reset

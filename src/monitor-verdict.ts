@@ -19,6 +19,7 @@ import { silenceOf, tcpInfoLength } from './tcp-info';
 export interface Found { reason: DeadReason; error: Error | null; taken: boolean }
 
 interface StreamHandle { reading?: boolean; constructor: { name: string }; _parent?: StreamHandle }
+interface ReadState { _readableState?: { ended?: boolean } }
 
 function handleOf(socket: net.Socket): StreamHandle | null {
   return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
@@ -27,10 +28,11 @@ function handleOf(socket: net.Socket): StreamHandle | null {
 /**
  * Whether Node itself is reading the socket now (flowing, or paused but still filling its
  * buffer up to highWaterMark): then libuv wakes for the same EPOLLERR, EPOLLHUP or FIN that the
- * monitor's epoll set sees, and Node's read delivers it in the same event-loop turn.
+ * monitor's epoll set sees, and Node's read delivers it in the same event-loop turn. Not once
+ * Node has read the end of stream: libuv reads no more, though the handle's flag stays set.
  */
 export function nodeIsReading(socket: net.Socket): boolean {
-  return handleOf(socket)?.reading === true;
+  return handleOf(socket)?.reading === true && (socket as unknown as ReadState)._readableState?.ended !== true;
 }
 
 /**
@@ -106,9 +108,11 @@ export function judge(entry: Entry, bits: number): Found | 'pending' | null {
     }
   }
   if (!(bits & (events.EPOLLRDHUP | events.EPOLLHUP))) return null;
-  if (reading) {
-    // Node reads the FIN and emits 'end' once the application has read what came before it;
-    // then Node closes the socket (allowHalfOpen false) or the application does.
+  if (socket.readableFlowing === true && (reading || socket.readableEnded)) {
+    // A flowing stream: Node reads the FIN and emits 'end' as soon as the application has read
+    // what came before it; then Node closes the socket (allowHalfOpen false) or the application
+    // does. A stream the application paused, or never consumed, is not told until it reads:
+    // that FIN is the monitor's to report (below), as on a socket Node does not read.
     entry.finSeen = true;
     if (!socket.readableEnded || socket.writableEnded) return 'pending';
     return { reason: 'peer-closed', error: null, taken: false }; // seen, and left half open
