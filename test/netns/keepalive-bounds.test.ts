@@ -13,8 +13,9 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { LivenessMonitor, tcpInfo } from '../../src';
-import { assertDies, createTestNetwork, keepAliveBound, lastHeard, type KeepAliveSettings, type TestNetwork } from '../../src/testing';
+import { assertDies, keepAliveBound, lastHeard, type KeepAliveSettings, type TestNetwork } from '../../src/testing';
 import { sleep } from '../helpers';
+import { Concurrent } from './concurrent';
 import { requireTestHosts } from './gate';
 
 /**
@@ -34,20 +35,9 @@ const TOLERANCE = 500;
 /** TCP_INFO's clocks count jiffies (4 ms) in ms, and performance.now() is read a moment apart. */
 const GRAIN = 10;
 
-const networks = new Set<TestNetwork>();
-const monitors = new Set<LivenessMonitor>();
+const concurrent = new Concurrent();
+const withNetwork = (fn: (network: TestNetwork) => Promise<void>) => concurrent.withNetwork(fn);
 const measured: string[] = [];
-
-async function withNetwork(fn: (network: TestNetwork) => Promise<void>): Promise<void> {
-  const network = await createTestNetwork();
-  networks.add(network);
-  try {
-    await fn(network);
-  } finally {
-    await network.close();
-    networks.delete(network);
-  }
-}
 
 /** A paused socket in host a (only the monitor looks at it) to a sink in host b. */
 async function idleConnection(network: TestNetwork) {
@@ -59,8 +49,7 @@ async function idleConnection(network: TestNetwork) {
 
 /** Adds `socket` to a monitor with keepalive `settings`; returns when the settings took effect (between two clock reads). */
 function watch(socket: net.Socket, settings: KeepAliveSettings): { monitor: LivenessMonitor; before: number; after: number } {
-  const monitor = new LivenessMonitor({ keepAlive: settings });
-  monitors.add(monitor);
+  const monitor = concurrent.monitor({ keepAlive: settings });
   const before = performance.now();
   monitor.add(socket);
   return { monitor, before, after: performance.now() };
@@ -75,20 +64,7 @@ async function diesAt(socket: net.Socket, monitor: LivenessMonitor, earliest: nu
   return death;
 }
 
-interface Case { run: () => Promise<void>; promise?: Promise<void> }
-const cases: Case[] = [];
-function start(c: Case): Promise<void> {
-  if (!c.promise) {
-    c.promise = c.run();
-    c.promise.catch(() => {});
-  }
-  return c.promise;
-}
-function bound(title: string, run: () => Promise<void>): void {
-  const c: Case = { run };
-  cases.push(c);
-  it(title, () => start(c));
-}
+const bound = (title: string, run: () => Promise<void>) => concurrent.it(title, run);
 
 describe('keepalive ends a vanished peer by the kernel\'s rule, counted from the last packet heard (network namespaces)', function () {
   this.timeout(40_000);
@@ -96,13 +72,9 @@ describe('keepalive ends a vanished peer by the kernel\'s rule, counted from the
   before(function () {
     requireTestHosts(this);
   });
-  before(() => {
-    for (const c of cases) start(c);
-  });
+  before(() => concurrent.start());
   after(async () => {
-    await Promise.allSettled(cases.map((c) => c.promise));
-    for (const m of monitors) m.close();
-    await Promise.all([...networks].map((n) => n.close()));
+    await concurrent.settled();
     if (measured.length > 0) console.log(`\n${measured.map((m) => `        ${m}`).join('\n')}`);
   });
 

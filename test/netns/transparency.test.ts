@@ -7,8 +7,9 @@ import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { LivenessMonitor, setKeepAlive, type DeadReason } from '../../src';
-import { createTestNetwork, type TestNetwork } from '../../src/testing';
+import type { TestNetwork } from '../../src/testing';
 import { sleep } from '../helpers';
+import { Concurrent } from './concurrent';
 import { requireTestHosts } from './gate';
 
 /** Dropped 1 s + 2 × 1 s after the peer was last heard. */
@@ -57,25 +58,9 @@ function assertNodeReadError(err: NodeJS.ErrnoException | undefined, code: strin
   assert.equal(err.message, `read ${code}`);
 }
 
-const networks = new Set<TestNetwork>();
-const monitors = new Set<LivenessMonitor>();
-
-async function withNetwork(fn: (network: TestNetwork) => Promise<void>): Promise<void> {
-  const network = await createTestNetwork();
-  networks.add(network);
-  try {
-    await fn(network);
-  } finally {
-    await network.close();
-    networks.delete(network);
-  }
-}
-
-function monitor(destroy: boolean): LivenessMonitor {
-  const m = new LivenessMonitor({ keepAlive: KEEPALIVE, destroy });
-  monitors.add(m);
-  return m;
-}
+const concurrent = new Concurrent();
+const withNetwork = (fn: (network: TestNetwork) => Promise<void>) => concurrent.withNetwork(fn);
+const monitor = (destroy: boolean) => concurrent.monitor({ keepAlive: KEEPALIVE, destroy });
 
 /** Connects from host a to a sink in host b: flowing (read by the application) or paused. */
 async function connection(network: TestNetwork, paused: boolean) {
@@ -91,22 +76,7 @@ async function doFault(network: TestNetwork, fault: Fault, remote: { reset(): Pr
   else await remote.reset();
 }
 
-// ---- the cases run concurrently, each in its own pair of hosts ----
-
-interface Case { run: () => Promise<void>; promise?: Promise<void> }
-const cases: Case[] = [];
-function start(c: Case): Promise<void> {
-  if (!c.promise) {
-    c.promise = c.run();
-    c.promise.catch(() => {}); // reported by its own `it`
-  }
-  return c.promise;
-}
-function transparent(title: string, run: () => Promise<void>): void {
-  const c: Case = { run };
-  cases.push(c);
-  it(title, () => start(c));
-}
+const transparent = (title: string, run: () => Promise<void>) => concurrent.it(title, run);
 
 describe('the monitor is invisible until it ends a dead connection (network namespaces)', function () {
   this.timeout(30_000);
@@ -114,14 +84,8 @@ describe('the monitor is invisible until it ends a dead connection (network name
   before(function () {
     requireTestHosts(this);
   });
-  before(() => {
-    for (const c of cases) start(c);
-  });
-  after(async () => {
-    await Promise.allSettled(cases.map((c) => c.promise));
-    for (const m of monitors) m.close();
-    await Promise.all([...networks].map((n) => n.close()));
-  });
+  before(() => concurrent.start());
+  after(() => concurrent.settled());
 
   for (const fault of ['blackhole', 'reset'] as const) {
     for (const destroy of [true, false]) {
