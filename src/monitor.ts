@@ -290,7 +290,7 @@ export class LivenessMonitor extends EventEmitter {
     this.#act(entry, judge(entry, bits), true);
   }
 
-  /** Acts on a verdict of #judge; returns whether the socket is still watched. */
+  /** Acts on a verdict of judge(); returns whether the socket is still watched. */
   #act(entry: Entry, found: Found | 'pending' | null, rearm: boolean): boolean {
     if (found === null) {
       // Nothing wrong: re-arm. This cannot fail but for ENOMEM: the fd was checked to be ours
