@@ -27,43 +27,6 @@ export class Entry implements Scheduled {
   }
 }
 
-// A registration id is a slot and that slot's generation: stale events drained in one batch,
-// whose registration was deleted meanwhile (by a listener of an earlier event), never find the
-// entry that took the slot after it. Generations wrap, far beyond what one batch can reuse.
-const SLOTS = 2 ** 24;
-const GENERATIONS = 2 ** 28;
-
-/** The watched entries by registration id: an array and a free list, cheaper than a Map per add and delete. */
-export class EntryTable {
-  readonly #slots: Array<Entry | undefined> = [];
-  readonly #generations: number[] = [];
-  readonly #free: number[] = [];
-
-  /** A fresh id, in a free slot. */
-  take(): number {
-    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#slots.push(undefined) - 1;
-    const generation = ((this.#generations[slot] ?? 0) + 1) % GENERATIONS;
-    this.#generations[slot] = generation;
-    return generation * SLOTS + slot;
-  }
-
-  set(entry: Entry): void {
-    this.#slots[entry.id % SLOTS] = entry;
-  }
-
-  get(id: number): Entry | undefined {
-    const entry = this.#slots[id % SLOTS];
-    return entry !== undefined && entry.id === id ? entry : undefined;
-  }
-
-  delete(entry: Entry): void {
-    const slot = entry.id % SLOTS;
-    if (this.#slots[slot] !== entry) return;
-    this.#slots[slot] = undefined;
-    this.#free.push(slot);
-  }
-}
-
 /** What the deadlines report to the monitor. Each may close the socket (entry.socket then is null). */
 export interface TimerHooks {
   die(entry: Entry, reason: 'heartbeat' | 'error', error: Error): void;

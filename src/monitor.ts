@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { events, failure } from './binding';
 import { invalidArgType, notTcp, shortTcpInfo, socketError } from './errors';
 import { applyKeepAlive } from './keepalive';
-import { Entry, EntryTable, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
+import { Entry, firstCheck, runTimers, type TimerHooks } from './monitor-entry';
 import { parseConfig, parseMonitorOptions, type Config, type IdleKind, type MonitorOptions, type WatchOptions } from './monitor-options';
 import { MonitorCounters, type DeadReason, type MonitorStats } from './monitor-stats';
 import { destroyWith, judge, oweError, refuseUnwatchable, transportOf, type Found } from './monitor-verdict';
@@ -45,12 +45,13 @@ export class LivenessMonitor extends EventEmitter {
   readonly #destroy: boolean;
   readonly #poller: Poller;
   readonly #schedule = new Schedule<Entry>((due) => this.#runDue(due));
-  readonly #entries = new EntryTable();
+  readonly #byId = new Map<number, Entry>();
   readonly #bySocket = new Map<net.Socket, Entry>();
   readonly #servers = new Map<net.Server, { onConnection: (s: net.Socket) => void; onClose: () => void; onListening?: () => void }>();
   readonly #onClose: () => void;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.close();
+  #nextId = 1;
   #closed = false;
   readonly #counters = new MonitorCounters();
   readonly #timerHooks: TimerHooks = {
@@ -214,8 +215,8 @@ export class LivenessMonitor extends EventEmitter {
     refuseUnwatchable(socket, fd, config);
     // Settings first: if the socket refuses them (not TCP), nothing has been registered yet.
     if (config.keepAlive && !inherited) applyKeepAlive(socket, config.keepAlive);
-    const entry = new Entry(this.#entries.take(), socket, config);
-    this.#entries.set(entry);
+    const entry = new Entry(this.#nextId++, socket, config);
+    this.#byId.set(entry.id, entry);
     this.#bySocket.set(socket, entry);
     this.#counters.added++;
     socket.on('close', this.#onClose);
@@ -260,7 +261,7 @@ export class LivenessMonitor extends EventEmitter {
   #forget(entry: Entry, fdStillOurs: boolean): void {
     const socket = entry.socket;
     if (socket === null) return;
-    this.#entries.delete(entry);
+    this.#byId.delete(entry.id);
     this.#bySocket.delete(socket);
     this.#schedule.cancel(entry);
     socket.off('close', this.#onClose);
@@ -281,7 +282,7 @@ export class LivenessMonitor extends EventEmitter {
   }
 
   #onEvent(id: number, bits: number): void {
-    const entry = this.#entries.get(id);
+    const entry = this.#byId.get(id);
     if (entry === undefined || entry.socket === null) return; // already forgotten
     if (!this.#owns(entry)) {
       this.#gone(entry); // closed, and the number may already be another socket's: touch nothing
