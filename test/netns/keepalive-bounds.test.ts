@@ -91,6 +91,16 @@ describe('keepalive ends a vanished peer by the kernel\'s rule, counted from the
     assert.ok(death.at - after < 2000 + TOLERANCE, `dead ${Math.round(death.at - after)} ms after the add`);
   }));
 
+  bound('the same when keepalive was already on (Node\'s own setKeepAlive): enabling it again does not re-arm, TCP_KEEPIDLE does', () => withNetwork(async (network) => {
+    const socket = await idleConnection(network);
+    socket.setKeepAlive(true, 60_000); // libuv: SO_KEEPALIVE on, idle 60 s (interval 1 s, count 10)
+    await sleep(3000);
+    const heard = lastHeard(socket);
+    await network.b.blackhole();
+    const { monitor, before, after } = watch(socket, settings);
+    await diesAt(socket, monitor, keepAliveBound(heard, before, settings), keepAliveBound(heard, after, settings), 'keepalive already on, silent 3 s, gone, then added');
+  }));
+
   bound('a connection silent 3 s whose host is alive is probed at once when added; gone after that answer, it is dead idle + interval × count after it', () => withNetwork(async (network) => {
     const socket = await idleConnection(network);
     await sleep(3000);
