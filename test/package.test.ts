@@ -80,7 +80,7 @@ tl.setKeepAlive(new net.Socket(), { interval: 2000 });
     run('node', [tsc, ...args, 'a.cts', 'b.mts'], dir);
     // Older setups (moduleResolution node10) ignore `exports`: typesVersions maps the subpath.
     fs.writeFileSync(path.join(dir, 'c.ts'), `import { keepAliveBound, type Death } from 'tcp-liveness/testing';
-const bound: number = keepAliveBound({ idle: 1000, interval: 1000, count: 2 });
+const bound: number = keepAliveBound(performance.now(), performance.now(), { idle: 1000, interval: 1000, count: 2 });
 const death: Death | null = null;
 void bound; void death;
 `);
