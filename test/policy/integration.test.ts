@@ -13,8 +13,11 @@ import { startHttp, startPostgres, startRedis, type Service } from './fixtures/s
 
 /** With userTimeout equal to the keepalive bound, idle and busy connections share one bound. */
 const KEEPALIVE = { idle: 1000, interval: 1000, count: 2, userTimeout: 3000 } as const;
-/** 1 s + 2 × 1 s, from the last packet heard: Linux's keepalive rule (userTimeout is the same 3 s). */
-const BOUND = keepAliveBound(KEEPALIVE);
+/**
+ * 1 s + 2 × 1 s, from the last packet heard: Linux's keepalive rule (userTimeout is the same 3 s),
+ * for settings applied before the silence began (at connect), so ms after lastHeard.
+ */
+const BOUND = keepAliveBound(0, 0, KEEPALIVE);
 /**
  * As the fault matrix (test/netns/faults.test.ts): kernel timers fire up to a timer-wheel slot
  * late, and the client and this process run beside other work on two cores. The next keepalive
