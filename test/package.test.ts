@@ -30,7 +30,7 @@ describe('the packed package', function () {
     const pkg = path.join(dir, 'node_modules', 'tcp-liveness');
     for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/monitor.d.ts', 'dist/testing/index.js',
       'dist/testing/index.mjs', 'dist/testing/index.d.ts', 'dist/testing/testing-agent.js', 'dist/testing/runner.js', 'bin/tcp-liveness-netns.js', 'native/binding.cc',
-      'native/linux.cc', 'binding.gyp', `prebuilds/${process.platform}-${process.arch}/tcp-liveness.node`]) {
+      'native/linux.cc', 'binding.gyp', `prebuilds/${process.platform}-${process.arch}/tcp-liveness.glibc.node`]) {
       assert.ok(fs.existsSync(path.join(pkg, f)), `${f} is missing from the package`);
     }
     assert.equal(fs.existsSync(path.join(pkg, 'build')), false, 'no compiled build/ in the package');
