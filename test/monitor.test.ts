@@ -352,48 +352,68 @@ describe('LivenessMonitor', () => {
     }
   });
 
-  it('10,000 sockets added and removed leave no listeners, no epoll registrations and no growth', async function () {
-    this.timeout(60_000);
+  it('10,000 sockets added and removed leave no listeners, no epoll registrations and no more heap than connecting alone', async function () {
+    this.timeout(120_000);
     const m = monitor({ heartbeat: { interval: 60_000, timeout: 1000, send: () => {} }, keepAlive: { idle: 30_000 } });
     const server = await listen(net.createServer({ pauseOnConnect: true }));
     let accepted: net.Socket[] = [];
     server.on('connection', (s) => accepted.push(s.on('error', () => {})));
     const port = (server.address() as net.AddressInfo).port;
-    const baseline = epollRegistrations();
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
-    let seen = 0;
-    for (let round = 0; round < 20; round++) {
-      const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
-      })));
-      for (const s of sockets) m.add(s);
-      seen += sockets.length;
-      assert.equal(m.size, 500);
-      assert.equal(epollRegistrations().fds >= baseline.fds + 500, true);
-      // Half are deleted, half closed: both ways must let go.
-      sockets.forEach((s, i) => (i % 2 ? m.delete(s) : s.destroy()));
-      await Promise.all(sockets.map((s) => (s.destroyed ? once(s, 'close') : Promise.resolve())));
-      for (const s of sockets) {
-        assert.equal(s.listenerCount('close'), 0);
-        assert.equal(s.listenerCount('connect'), 0);
-        s.destroy();
+    // A phase: 2,500 connections in rounds of 500, each added to `watch` (if given) and then
+    // deleted or closed. Returns the heap's growth over the phase, after full GCs.
+    const settled = async () => {
+      await sleep(50); // the last 'close' callbacks
+      global.gc?.();
+      return process.memoryUsage().heapUsed;
+    };
+    const phase = async (watch: LivenessMonitor | null): Promise<number> => {
+      const heapBefore = await settled();
+      for (let round = 0; round < 5; round++) {
+        const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+        })));
+        if (watch) {
+          for (const s of sockets) watch.add(s);
+          assert.equal(watch.size, 500);
+          assert.equal(epollRegistrations().fds >= baseline.fds + 500, true);
+        }
+        // Half are deleted, half closed: both ways must let go.
+        sockets.forEach((s, i) => (i % 2 && watch ? watch.delete(s) : s.destroy()));
+        await Promise.all(sockets.map((s) => (s.destroyed ? once(s, 'close') : Promise.resolve())));
+        for (const s of sockets) {
+          assert.equal(s.listenerCount('close'), 0);
+          assert.equal(s.listenerCount('connect'), 0);
+          s.destroy();
+        }
+        for (const s of accepted) s.destroy();
+        accepted = [];
+        if (watch) assert.equal(watch.size, 0);
       }
-      for (const s of accepted) s.destroy();
-      accepted = [];
-      assert.equal(m.size, 0);
+      return (await settled()) - heapBefore;
+    };
+    const baseline = epollRegistrations();
+    // Node itself grows 2-3 MB over its first ~15,000 connects (caches, compiled code), by a
+    // different amount on each version, then levels off. So the bound is a control measured in
+    // this run: the same connects without a monitor. After one monitored phase as a warm-up, 10,000
+    // monitored and 10,000 control connects in phases ordered M C C M M C C M, so that Node's own
+    // growth, which shrinks as it goes, falls on both alike.
+    await phase(m);
+    let growth = 0;
+    let control = 0;
+    for (const monitored of [true, false, false, true, true, false, false, true]) {
+      if (monitored) growth += await phase(m);
+      else control += await phase(null);
     }
-    assert.equal(seen, 10_000);
-    await sleep(50);
     const after = epollRegistrations();
     assert.equal(after.sets, baseline.sets + 0);
     assert.ok(after.fds <= baseline.fds + 5, `epoll registrations ${baseline.fds} -> ${after.fds}`);
-    global.gc?.();
-    const growth = process.memoryUsage().heapUsed - heapBefore;
-    assert.ok(growth < 2_000_000, `heap grew by ${growth} bytes`);
+    // A monitored socket costs ~270 B of heap while watched (README, Benchmarks): keeping even a
+    // third of that per socket after letting go is 1 MB over 10,000. Phases of the same kind
+    // differ by up to ~0.5 MB from GC timing alone.
+    assert.ok(growth - control < 1_000_000, `heap grew by ${growth} bytes with the monitor, ${control} without`);
     const stats = m.stats();
-    assert.equal(stats.added, 10_000);
-    assert.equal(stats.removed, 10_000);
+    assert.equal(stats.added, 12_500);
+    assert.equal(stats.removed, 12_500);
   });
 
   it('close() lets go of every socket and server and its epoll set; an aborted signal closes it', async () => {
