@@ -30,17 +30,22 @@ for line in "${lines[@]}"; do
   log="$logs/node-$version.log"
   echo "=== npm test on Node $version ($bin/node) ==="
   start=$(date +%s)
-  # npm, mocha and every child the suite starts (process.execPath) run on this Node.
-  PATH="$bin:$PATH" npm test 2>&1 | tee "$log"
+  warnings="$logs/warnings-$version.txt"
+  rm -f "$warnings"
+  # npm, mocha and every child the suite starts (process.execPath) run on this Node. Every one of
+  # them writes its process warnings (deprecations above all) to one file, whoever reads its
+  # stderr: a child's warning would otherwise vanish into a test's captured output.
+  PATH="$bin:$PATH" NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--trace-deprecation --redirect-warnings=$warnings" \
+    npm test 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   took=$(( $(date +%s) - start ))
   # mocha's closing counts: "  402 passing (13s)", "  1 failing", "  2 pending".
   count() { grep -E "^\s+[0-9]+ $1" "$log" | tail -1 | awk '{print $1}'; }
   passing="$(count passing)"; failing="$(count failing)"; pending="$(count pending)"
-  deprecations="$(grep -oE '\[DEP[0-9]+\][^\n]*' "$log" | sort -u)"
+  deprecations="$(cat "$log" "$warnings" 2>/dev/null | grep -oE '\[DEP[0-9]+\][^:]*: [^.]*' | sort -u)"
   result="Node $version: ${passing:-0} passing, ${failing:-0} failing, ${pending:-0} pending, $((took / 60))m$((took % 60))s"
   [ "$status" = 0 ] || { result="$result — FAILED (exit $status)"; failed=1; }
-  [ -z "$deprecations" ] || result="$result; deprecation warnings: $(echo "$deprecations" | tr '\n' ' ')"
+  [ -z "$deprecations" ] || result="$result; deprecation warnings (in $warnings): $(echo "$deprecations" | tr '\n' ';')"
   summary+=("$result")
 done
 
