@@ -126,8 +126,12 @@ describe('prebuilds on the platforms official Node 22 runs on', function () {
     after(() => { if (app) fs.rmSync(app, { recursive: true, force: true }); });
 
     const inRoot = (p: string) => `/${path.relative(debian, p)}`;
-    const chrootNode = (args: string[]) =>
-      spawnSync('chroot', [debian, `/opt/node-${PINNED[22]}/bin/node`, ...args], { encoding: 'utf8', timeout: 60_000 });
+    // In a mount namespace of its own, so the root's /proc (the inventory reads /proc/self/fd)
+    // is unmounted by the kernel when the command ends, however it ends. LD_BIND_NOW: every
+    // import is bound at load, so one the old glibc lacks fails here, not on its first call.
+    const chrootNode = (args: string[]) => spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', debian, `/opt/node-${PINNED[22]}/bin/node`, ...args],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, LD_BIND_NOW: '1' } });
 
     it('is a root whose libstdc++ stops below GLIBCXX_3.4.29: a binary built plainly here fails to load', () => {
       const lib = path.join(app, 'probe.so');
@@ -141,6 +145,24 @@ describe('prebuilds on the platforms official Node 22 runs on', function () {
       const r = chrootNode([inRoot(path.join(app, 'smoke.cjs'))]);
       assert.equal(r.status, 0, r.stderr);
       assertSmoke(r.stdout, 'x64');
+    });
+
+    it('takes the connection inventory there (/proc, NETLINK_SOCK_DIAG)', () => {
+      const file = path.join(app, 'inventory.cjs');
+      fs.writeFileSync(file, `const { connections } = require('tcp-liveness');
+const net = require('node:net');
+const server = net.createServer().listen(0, '127.0.0.1', () => {
+  const client = net.connect(server.address().port, '127.0.0.1', () => {
+    const { summary, connections: list } = connections();
+    console.log(JSON.stringify({ states: summary.states, listening: summary.listening, mine: list.some((c) => c.socket === client) }));
+    client.destroy();
+    server.close();
+  });
+});
+`);
+      const r = chrootNode([inRoot(file)]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { states: { ESTABLISHED: 2 }, listening: 1, mine: true });
     });
 
     it('loads it as ESM too', () => {
