@@ -7,7 +7,7 @@
 #
 # Each run's output is kept in $MATRIX_LOGS (default: a fresh temporary directory); the summary
 # gives each line's pass/fail/pending counts, time, and any deprecation warning Node printed.
-# Exit 0 when every line passed.
+# Exit 0 when every line passed and no process printed a deprecation warning.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,11 @@ for line in "${lines[@]}"; do
   deprecations="$(cat "$log" "$warnings" 2>/dev/null | grep -oE '\[DEP[0-9]+\][^:]*: [^.]*' | sort -u)"
   result="Node $version: ${passing:-0} passing, ${failing:-0} failing, ${pending:-0} pending, $((took / 60))m$((took % 60))s"
   [ "$status" = 0 ] || { result="$result — FAILED (exit $status)"; failed=1; }
-  [ -z "$deprecations" ] || result="$result; deprecation warnings (in $warnings): $(echo "$deprecations" | tr '\n' ';')"
+  # A deprecation is next version's failure: it fails this one.
+  if [ -n "$deprecations" ]; then
+    result="$result — FAILED: deprecation warnings (in $warnings): $(echo "$deprecations" | tr '\n' ';')"
+    failed=1
+  fi
   summary+=("$result")
 done
 
