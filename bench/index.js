@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--out file.json] [--single-thread-floor]
+// npm run bench [-- --quick] [--out file.json] [--only text] [--single-thread-floor]
 //
 // For each row of bench/rows.js, times our call and its comparison (another library, Node
 // itself, or the same syscalls made by bench/floor.c on the same sockets) in this one run, and
@@ -15,6 +15,8 @@
 // same table: absolute values against absolute targets, a comparison where there is one.
 //
 // --quick: every row with tiny counts, to check the bench works (the numbers mean nothing).
+// --only <text>: just the call rows whose operation contains text (no monitor, inventory or policy rows), e.g.
+// --only 'full keepalive' to time one comparison without the whole run.
 // --single-thread-floor: the C floor without its idle thread (see bench/floor.c), a floor no
 // Node process can reach: the kernel's fd lookup is cheaper for single-threaded processes.
 'use strict';
@@ -33,6 +35,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
 const singleThreadFloor = args.includes('--single-thread-floor');
 const outAt = args.indexOf('--out');
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : null;
+const chosen = only === null ? rows : rows.filter((r) => r.op.includes(only));
 const work = path.join(__dirname, '..', '.bench');
 const out = outAt >= 0 ? path.resolve(args[outAt + 1]) : path.join(work, quick ? 'results-quick.json' : 'results.json');
 
@@ -168,10 +173,11 @@ async function main() {
   const loadBefore = os.loadavg();
   const exe = buildFloor();
   const results = await measureCalls(exe);
-  const monitor = await measureMonitor(exe);
-  const inv = await inventory.measure(exe, quick);
-  const policy = await measureMonitor(exe, 'policy.js');
-  const all = [...results, ...monitorResults(monitor), ...monitorResults(policy, policyRows)];
+  const whole = only === null; // --only: call rows alone
+  const monitor = whole ? await measureMonitor(exe) : null;
+  const inv = whole ? await inventory.measure(exe, quick) : { rows: [], notes: [] };
+  const policy = whole ? await measureMonitor(exe, 'policy.js') : null;
+  const all = whole ? [...results, ...monitorResults(monitor), ...monitorResults(policy, policyRows)] : results;
   const loadAfter = os.loadavg();
   printTable([...all, ...inv.rows]);
   const env = {
@@ -184,7 +190,7 @@ async function main() {
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`\n${quick ? 'QUICK RUN: the numbers mean nothing. ' : ''}Call rows: time per operation, median of ${(ROUNDS - 1) * PER_ROUND} batches;` +
     ` ratio = ours / theirs, median over ${ROUNDS - 1} rounds timed back to back.`);
-  for (const line of [...monitorNotes(monitor), ...policyNotes(policy), ...inv.notes]) console.log(line);
+  for (const line of [...(whole ? [...monitorNotes(monitor), ...policyNotes(policy)] : []), ...inv.notes]) console.log(line);
   console.log(`Load average (1, 5, 15 min): ${load(loadBefore)} before, ${load(loadAfter)} after; ${env.cpus} CPUs. Written to ${path.relative(process.cwd(), out)}`);
 }
 
@@ -194,7 +200,7 @@ async function measureCalls(exe) {
   try {
     const port = await readline.createInterface({ input: server.stdout })[Symbol.asyncIterator]().next();
     if (port.done) throw new Error('bench/floor.c serve did not start');
-    const used = [...new Set(rows.flatMap((r) => [r.ours, r.theirs]))];
+    const used = [...new Set(chosen.flatMap((r) => [r.ours, r.theirs]))];
     for (const name of used) if (!measurements[name]) throw new Error(`bench/rows.js: no measurement "${name}"`);
     const need = Math.max(0, ...used.map((n) => measurements[n].sockets ?? 0));
     // Their far ends live in the floor's process: 10k connected pairs in one process would need
@@ -219,9 +225,9 @@ async function measureRows(ctx, floor, used) {
     const m = measurements[name];
     run[name] = m.c ? (n) => floor.measure(m.c, batchOf(m), n) : timer(await m.prepare(ctx), batchOf(m));
   }
-  const stats = rows.map(() => ({ ours: [], theirs: [], ratios: [] }));
+  const stats = chosen.map(() => ({ ours: [], theirs: [], ratios: [] }));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [k, row] of rows.entries()) {
+    for (const [k, row] of chosen.entries()) {
       const first = round % 2 ? await run[row.ours](PER_ROUND) : null;
       const theirs = await run[row.theirs](PER_ROUND);
       const ours = first ?? (await run[row.ours](PER_ROUND));
@@ -231,7 +237,7 @@ async function measureRows(ctx, floor, used) {
       stats[k].ratios.push(median(ours) / median(theirs));
     }
   }
-  return rows.map((r, k) => {
+  return chosen.map((r, k) => {
     const { ours, theirs, ratios } = stats[k];
     const ratio = median(ratios);
     return {

@@ -3,10 +3,12 @@
 // case the settings allow. A clean close (FIN), a reset (RST), a frozen peer (a process stopped
 // with SIGSTOP: its kernel still ACKs), a half-closed connection left in CLOSE_WAIT, and, as
 // root, a peer whose network link goes down (in a pair of network namespaces).
-// `npm run demo -- --help` for the settings. Writes the timeline as a chart to docs/demo.svg.
+// `npm run demo -- --help` for the settings. Writes the timeline as a chart to a file in the
+// temporary directory and prints its path (`npm run demo:docs` regenerates the README's docs/demo.svg).
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { parseArgs } = require('node:util');
@@ -24,7 +26,7 @@ const USAGE = `usage: npm run demo -- [options]     times in ms, or with a unit:
   --heartbeat-timeout <time>   dead when nothing arrives this long after it    1000ms
   --gap <time>                 pause between two faults                        500ms
   --no-netns                   skip the blackhole case (namespaces need root)
-  --svg <path>                 where the chart goes                            docs/demo.svg
+  --svg <path>                 where the chart goes              $TMPDIR/tcp-liveness-demo.svg
   --no-svg                     no chart`;
 
 // ---- settings ----
@@ -48,7 +50,8 @@ function parseOptions(argv) {
       'heartbeat-timeout': { type: 'string', default: '1000' },
       gap: { type: 'string', default: '500' },
       'no-netns': { type: 'boolean', default: false },
-      svg: { type: 'string', default: path.join(__dirname, '..', 'docs', 'demo.svg') },
+      // Not docs/demo.svg: a run must not rewrite a tracked file (npm run demo:docs does that).
+      svg: { type: 'string', default: path.join(os.tmpdir(), 'tcp-liveness-demo.svg') },
       'no-svg': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -509,7 +512,7 @@ async function main() {
     fs.mkdirSync(path.dirname(options.svg), { recursive: true });
     fs.writeFileSync(options.svg, svg);
     const shown = path.relative(process.cwd(), options.svg);
-    console.log(`chart: ${shown.startsWith('..') ? options.svg : shown}`);
+    console.log(`chart: ${shown.startsWith('..') ? options.svg : shown} (open it in a browser)`);
   }
 
   monitor.close();

@@ -107,7 +107,11 @@ async function child(count, seed) {
   await new Promise((r) => udp.bind(0, '127.0.0.1', r));
   udp.on('message', () => {});
   udp.send('x', udp.address().port, '127.0.0.1');
-  own.set(udp._handle.fd, 'udp');
+  // dgram has no public fd and Node 26 removed `_handle` (DEP0112): find it as `ss -p` does, by the
+  // socket's inode in /proc/net/udp and the /proc/self/fd entry that links to it.
+  const udpPort = `:${udp.address().port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const udpInode = fs.readFileSync('/proc/net/udp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[1]?.endsWith(udpPort))[9];
+  own.set(Number(fs.readdirSync('/proc/self/fd').find((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === `socket:[${udpInode}]`; } catch { return false; } })), 'udp');
   keep.push(udp);
 
   const unixServer = net.createServer({ pauseOnConnect: true }).listen(path.join(tmp, 'sock'));

@@ -1,4 +1,6 @@
 // Real sockets on loopback, and the bookkeeping to close them all after each test.
+import type * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { once } from 'node:events';
 
@@ -57,4 +59,24 @@ export async function pausedPair(): Promise<{ local: net.Socket; remote: net.Soc
   const server = await listen(net.createServer({ pauseOnConnect: true }));
   const { client, peer } = await pair(server);
   return { local: peer, remote: client };
+}
+
+/**
+ * A bound UDP socket's fd, found the way `ss -p` finds it: the socket's inode from /proc/net/udp
+ * (matched by local port), then the entry of /proc/self/fd that links to it. dgram has no public
+ * fd, and Node 26 removed the private `_handle` (DEP0112).
+ */
+export function udpSocketFd(socket: dgram.Socket): number {
+  const { port, family } = socket.address();
+  const table = fs.readFileSync(family === 'IPv6' ? '/proc/net/udp6' : '/proc/net/udp', 'utf8');
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  // Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+  const inodes = new Set(table.split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+    .filter((c) => c[1]?.endsWith(suffix)).map((c) => `socket:[${c[9]}]`));
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (inodes.has(fs.readlinkSync(`/proc/self/fd/${fd}`))) return Number(fd);
+    } catch { /* the directory's own fd, closed by the time it is read */ }
+  }
+  throw new Error(`no fd of this process is the UDP socket on port ${port}`);
 }

@@ -352,48 +352,76 @@ describe('LivenessMonitor', () => {
     }
   });
 
-  it('10,000 sockets added and removed leave no listeners, no epoll registrations and no growth', async function () {
-    this.timeout(60_000);
+  it('10,000 sockets added and removed leave no listeners, no epoll registrations and no more heap than connecting alone', async function () {
+    this.timeout(120_000);
     const m = monitor({ heartbeat: { interval: 60_000, timeout: 1000, send: () => {} }, keepAlive: { idle: 30_000 } });
     const server = await listen(net.createServer({ pauseOnConnect: true }));
     let accepted: net.Socket[] = [];
     server.on('connection', (s) => accepted.push(s.on('error', () => {})));
     const port = (server.address() as net.AddressInfo).port;
-    const baseline = epollRegistrations();
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
-    let seen = 0;
-    for (let round = 0; round < 20; round++) {
-      const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
-      })));
-      for (const s of sockets) m.add(s);
-      seen += sockets.length;
-      assert.equal(m.size, 500);
-      assert.equal(epollRegistrations().fds >= baseline.fds + 500, true);
-      // Half are deleted, half closed: both ways must let go.
-      sockets.forEach((s, i) => (i % 2 ? m.delete(s) : s.destroy()));
-      await Promise.all(sockets.map((s) => (s.destroyed ? once(s, 'close') : Promise.resolve())));
-      for (const s of sockets) {
-        assert.equal(s.listenerCount('close'), 0);
-        assert.equal(s.listenerCount('connect'), 0);
-        s.destroy();
+    // A phase: 2,500 connections in rounds of 500, each added to `watch` (if given) and then
+    // deleted or closed. Returns the heap's growth over the phase, after full GCs.
+    const settled = async () => {
+      await sleep(20); // callbacks queued behind the last 'close'
+      global.gc?.();
+      return process.memoryUsage().heapUsed;
+    };
+    const phase = async (watch: LivenessMonitor | null): Promise<number> => {
+      const heapBefore = await settled();
+      for (let round = 0; round < 5; round++) {
+        const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+        })));
+        if (watch) {
+          for (const s of sockets) watch.add(s);
+          assert.equal(watch.size, 500);
+          assert.equal(epollRegistrations().fds >= baseline.fds + 500, true);
+        }
+        // Half are deleted, half closed: both ways must let go.
+        sockets.forEach((s, i) => (i % 2 && watch ? watch.delete(s) : s.destroy()));
+        await Promise.all(sockets.map((s) => (s.destroyed ? once(s, 'close') : Promise.resolve())));
+        for (const s of sockets) {
+          assert.equal(s.listenerCount('close'), 0);
+          assert.equal(s.listenerCount('connect'), 0);
+          s.destroy();
+        }
+        // Every socket, both ends, closed and its 'close' run before the heap is read: under load
+        // some accepts and closes lag, and a socket still open is still on the heap.
+        await until(() => accepted.length >= 500, 10_000, 'every connection accepted');
+        for (const s of accepted) s.destroy();
+        await Promise.all([...sockets, ...accepted].map((s) => (s.closed ? null : once(s, 'close'))));
+        accepted = [];
+        if (watch) assert.equal(watch.size, 0);
       }
-      for (const s of accepted) s.destroy();
-      accepted = [];
-      assert.equal(m.size, 0);
+      return (await settled()) - heapBefore;
+    };
+    const baseline = epollRegistrations();
+    // Node itself grows 2-3 MB over its first ~15,000 connects (caches, compiled code), by a
+    // different amount on each version, then levels off; and within the whole suite, what earlier
+    // tests left behind is freed in whichever phase a GC happens to find it (1-2 MB at once). So
+    // the bound is a control measured in this run: the same connects without a monitor. After a
+    // monitored warm-up phase, 4 monitored and 4 control phases ordered M C C M M C C M (Node's own
+    // growth, shrinking as it goes, falls on both alike), compared by their medians (one phase's
+    // stray free does not move a median of 4).
+    await phase(m);
+    const growth: number[] = [];
+    const control: number[] = [];
+    for (const monitored of [true, false, false, true, true, false, false, true]) {
+      if (monitored) growth.push(await phase(m));
+      else control.push(await phase(null));
     }
-    assert.equal(seen, 10_000);
-    await sleep(50);
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y).slice(1, 3).reduce((x, y) => x + y) / 2;
     const after = epollRegistrations();
     assert.equal(after.sets, baseline.sets + 0);
     assert.ok(after.fds <= baseline.fds + 5, `epoll registrations ${baseline.fds} -> ${after.fds}`);
-    global.gc?.();
-    const growth = process.memoryUsage().heapUsed - heapBefore;
-    assert.ok(growth < 2_000_000, `heap grew by ${growth} bytes`);
+    // A monitored socket costs ~270 B of heap while watched (README, Benchmarks): keeping 160 B
+    // per socket after letting go is 400 kB over a phase's 2,500. Medians of phases of the same
+    // kind differ by up to ~200 kB from GC timing alone.
+    assert.ok(median(growth) - median(control) < 400_000,
+      `heap growth per 2,500 connects: with the monitor ${growth.join(', ')}; without ${control.join(', ')}`);
     const stats = m.stats();
-    assert.equal(stats.added, 10_000);
-    assert.equal(stats.removed, 10_000);
+    assert.equal(stats.added, 12_500);
+    assert.equal(stats.removed, 12_500);
   });
 
   it('close() lets go of every socket and server and its epoll set; an aborted signal closes it', async () => {

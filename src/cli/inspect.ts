@@ -113,8 +113,12 @@ export function nodeProcesses(): Array<{ pid: number; command: string }> {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
+      // comm is the main thread's name: "node" up to Node 22, but Node 24 names it "MainThread"
+      // and Node 26 "node-MainThread". So the executable's own name (argv[0]) counts too.
       const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
-      if (comm !== 'node' && !comm.startsWith('node ') && comm !== 'nodejs') continue;
+      const exe = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0')[0].split('/').pop();
+      const named = comm === 'node' || comm.startsWith('node ') || comm === 'nodejs' || comm === 'node-MainThread';
+      if (!named && exe !== 'node' && exe !== 'nodejs') continue;
       found.push({ pid: Number(name), command: commandOf(Number(name)) ?? comm });
     } catch {
       // exited while we looked

@@ -16,7 +16,7 @@ import {
   constants, getKeepAlive, getOption, peek, probe, readiness, setKeepAlive, setOption, takeSocketError, tcpInfo,
   waitFor, type KeepAlive, type Readiness,
 } from '../../src';
-import { cleanup } from '../helpers';
+import { cleanup, udpSocketFd } from '../helpers';
 
 // ---- what a call is expected to do ----
 
@@ -144,7 +144,7 @@ function justClosedFd(): number {
   return fd;
 }
 
-const udpFd = (f: Fixtures) => (f.udp as unknown as { _handle: { fd: number } })._handle.fd;
+const udpFd = (f: Fixtures) => udpSocketFd(f.udp);
 const fdOfSocket = (s: net.Socket | net.Server) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 
 const readinessIs = (expected: Partial<Readiness>) => (value: unknown) => {
