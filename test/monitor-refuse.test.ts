@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LivenessMonitor } from '../src';
 import { cleanup, track } from './helpers';
+import { notHere } from './netns/gate';
 
 const monitors: LivenessMonitor[] = [];
 afterEach(async () => {
@@ -57,10 +58,7 @@ describe('LivenessMonitor refuses what it cannot watch', () => {
   const qemu = ['/usr/bin/qemu-x86_64-static', '/usr/bin/qemu-x86_64'].find((p) => fs.existsSync(p));
   const native = process.arch === 'x64';
   it('under qemu-user (4 bytes of TCP_INFO): heartbeat and idle settings throw, keepalive alone is watched and a FIN still reported', async function () {
-    if (!qemu || !native) {
-      console.log('      not run: needs qemu-x86_64(-static) on an x86_64 host');
-      this.skip();
-    }
+    if (!qemu || !native) notHere(this, 'the short TCP_INFO test', 'it needs qemu-x86_64(-static) on an x86_64 host');
     this.timeout(120_000);
     const dist = path.join(__dirname, '..', 'dist');
     assert.ok(fs.existsSync(path.join(dist, 'index.js')), 'dist/ is missing: run `npm run build:ts` first');

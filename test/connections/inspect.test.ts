@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EXIT } from '../../src/cli/inspect';
 import { inspect, type Inventory } from './run';
+import { notHere } from '../netns/gate';
 
 const FIXTURE = join(__dirname, 'fixtures', 'hold-loopback.js');
 const children = new Set<ChildProcess>();
@@ -50,7 +51,7 @@ describe('tcp-liveness inspect', function () {
   });
 
   it("inspects the user's own process without root", async function () {
-    if (!canRunAs('nobody')) this.skip();
+    if (!canRunAs('nobody')) notHere(this, 'inspect as an ordinary user', 'this needs root and runuser');
     const held = await hold('hold', 'nobody');
     const run = await inspect(['inspect', '--json', String(held.pid)], 'nobody');
     assert.equal(run.code, EXIT.ok, run.stderr);
@@ -65,7 +66,7 @@ describe('tcp-liveness inspect', function () {
   });
 
   it("refuses another user's process, saying why", async function () {
-    if (!canRunAs('nobody')) this.skip();
+    if (!canRunAs('nobody')) notHere(this, 'inspect as an ordinary user', 'this needs root and runuser');
     const held = await hold('hold'); // root's
     const run = await inspect(['inspect', String(held.pid)], 'nobody');
     assert.equal(run.code, EXIT.notPermitted);

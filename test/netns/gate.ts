@@ -16,10 +16,15 @@ let said = false;
 export function requireTestHosts(context: Mocha.Context): void {
   reason ??= unsupportedReason();
   if (reason === null) return;
-  if (inCI()) throw new Error(`CI must run the network-namespace tests, but ${reason}`);
-  if (!said) console.log(`      network-namespace tests not run: ${reason}`);
+  notHere(context, 'the network-namespace tests', reason, !said);
   said = true;
-  context.skip();
+}
+
+/** A test this machine cannot run: skipped with one line on a developer's machine, a failure in CI. */
+export function notHere(context: Mocha.Context, what: string, why: string, say = true): never {
+  if (inCI()) throw new Error(`CI must run ${what}, but ${why}`);
+  if (say) console.log(`      ${what} not run: ${why}`);
+  return context.skip();
 }
 
 /**
