@@ -138,7 +138,14 @@ export function refuseUnwatchable(target: net.Socket | net.Server, fd: number, c
   const transport = transportOf(target);
   if (transport !== null && transport !== 'tcp') throw notTcp(transport);
   if (fd < 0 || (!config.heartbeat && !config.idle)) return;
-  const length = tcpInfoLength(fd);
-  if (length < 0) throw failure(length);
-  if (silenceOf(fd) === null) throw shortTcpInfo(length);
+  if (filled === undefined) {
+    const length = tcpInfoLength(fd);
+    if (length < 0) throw failure(length);
+    filled = { length, lastHeard: silenceOf(fd) !== null };
+  }
+  if (!filled.lastHeard) throw shortTcpInfo(filled.length);
 }
+
+// How much of TCP_INFO the kernel (or an emulator) fills is the same for every TCP socket of
+// the process: read it once, at the first add that needs it, not twice per add.
+let filled: { length: number; lastHeard: boolean } | undefined;
