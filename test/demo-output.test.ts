@@ -23,7 +23,8 @@ describe('npm run demo output', function () {
       // the chart goes is under test here.
       const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'examples', 'demo.js'),
         '--idle', '1s', '--interval', '1s', '--count', '2', '--heartbeat-interval', '300', '--heartbeat-timeout', '300',
-        '--gap', '200', '--no-netns'], { cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, encoding: 'utf8' });
+        '--gap', '200', '--no-netns'], { cwd: ROOT, env: { ...process.env, TMPDIR: tmp }, encoding: 'utf8' })
+        .catch((err) => { throw new Error(`${err.message}\n${err.stdout}${err.stderr}`); });
       const chart = path.join(tmp, 'tcp-liveness-demo.svg');
       assert.match(stdout, new RegExp(`^chart: ${chart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `, 'm'));
       assert.match(fs.readFileSync(chart, 'utf8'), /^<svg /);

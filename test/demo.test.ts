@@ -103,8 +103,8 @@ describe('npm run demo', function () {
       const found = line(out, key, 'FOUND');
       assert.match(found ?? '', expected[key], `${key}: no detection\n${out}`);
       assert.match(found!, /bound [\d.]+ m?s \(.+\), margin [+-]/, `${key}: no bound or margin\n${out}`);
-      // The demo's own verdict: within the bound plus the timer-granularity tolerance it states
-      // in its header (5%, at least 100 ms).
+      // The demo's own verdict: within the bound plus the tolerance it states in its header (5%,
+      // at least 100 ms, plus the event-loop stall it measured while the case ran).
       const row = out.split('\n').find((l) => new RegExp(`^  ${key}\\s{2,}`).test(l));
       assert.match(row ?? '', /\sok$/, `${key}: found, but past its bound and tolerance\n${out}`);
     }
