@@ -9,6 +9,8 @@ export class Entry implements Scheduled {
   slot = -1;
   /** The fd it was registered with; -1 until registered. Checked before every syscall. */
   fd = -1;
+  /** The socket's Node handle when it was registered: while `socket._handle` is still this object, the fd is too. */
+  handle: object | null = null;
   addedAt = 0;
   /** When the outstanding heartbeat was sent, or -1. */
   pingAt = -1;

@@ -13,6 +13,7 @@ import type { Entry } from './monitor-entry';
 import type { Config } from './monitor-options';
 import type { DeadReason } from './monitor-stats';
 import { reasonOf } from './probe';
+import { handleOf } from './target';
 import { silenceOf, tcpInfoLength } from './tcp-info';
 
 /** A death found: `taken` when the error was the kernel's and the monitor took it (see judge). */
@@ -21,10 +22,6 @@ export interface Found { reason: DeadReason; error: Error | null; taken: boolean
 interface StreamHandle { reading?: boolean; constructor: { name: string }; _parent?: StreamHandle }
 interface ReadState { _readableState?: { ended?: boolean } }
 
-function handleOf(socket: net.Socket): StreamHandle | null {
-  return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
-}
-
 /**
  * Whether Node itself is reading the socket now (flowing, or paused but still filling its
  * buffer up to highWaterMark): then libuv wakes for the same EPOLLERR, EPOLLHUP or FIN that the
@@ -32,7 +29,7 @@ function handleOf(socket: net.Socket): StreamHandle | null {
  * Node has read the end of stream: libuv reads no more, though the handle's flag stays set.
  */
 export function nodeIsReading(socket: net.Socket): boolean {
-  return handleOf(socket)?.reading === true && (socket as unknown as ReadState)._readableState?.ended !== true;
+  return handleOf<StreamHandle>(socket)?.reading === true && (socket as unknown as ReadState)._readableState?.ended !== true;
 }
 
 /**
@@ -41,7 +38,7 @@ export function nodeIsReading(socket: net.Socket): boolean {
  * socket is judged by the stream under it.
  */
 export function transportOf(socket: net.Socket | net.Server): string | null {
-  let handle = (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
+  let handle = handleOf<StreamHandle>(socket);
   if (handle === null) return null;
   if (handle.constructor === tcpHandle) return 'tcp'; // one comparison: a function's name is a slow read
   if (handle.constructor.name === 'TLSWrap') handle = handle._parent ?? handle;

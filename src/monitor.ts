@@ -14,7 +14,7 @@ import { Poller } from './poller';
 import { reasonOf } from './probe';
 import { readiness } from './readiness';
 import { Schedule } from './schedule';
-import { currentFd } from './target';
+import { currentFd, handleOf } from './target';
 import { silenceOf, tcpInfoLength } from './tcp-info';
 
 export type { HeartbeatOptions, IdleKind, IdleOptions, MonitorOptions, WatchOptions } from './monitor-options';
@@ -251,6 +251,7 @@ export class LivenessMonitor extends EventEmitter {
       throw failure(r);
     }
     entry.fd = fd;
+    entry.handle = handleOf(entry.socket!);
     if (entry.config.heartbeat || entry.config.idle) {
       entry.addedAt = performance.now();
       this.#schedule.at(entry, entry.addedAt + firstCheck(entry.config));
@@ -278,7 +279,12 @@ export class LivenessMonitor extends EventEmitter {
    * syscall on entry.fd, since a closed socket's number may already be another socket's.
    */
   #owns(entry: Entry): boolean {
-    return entry.socket !== null && entry.fd >= 0 && currentFd(entry.socket) === entry.fd;
+    const socket = entry.socket;
+    if (socket === null || entry.fd < 0) return false;
+    // Node closes the fd and drops the handle together (destroy() sets `_handle = null`), so the
+    // same handle object means the same open fd: one load and a compare, on every delete and
+    // event. A handle Node replaced (never seen, but not excluded) is judged by its fd.
+    return handleOf(socket) === entry.handle || currentFd(socket) === entry.fd;
   }
 
   #onEvent(id: number, bits: number): void {

@@ -7,12 +7,16 @@ import { invalidArgType, outOfRange, socketError } from './errors';
 export type Target = net.Socket | net.Server | number;
 
 interface Handle { fd?: number; [kFd]?: number }
-interface HandleOwner { _handle?: Handle | null }
 
 // The fd, remembered on Node's handle object itself: reading `handle.fd` is a call into C++
 // (about 100 ns per socket across a batch), and a handle's fd never changes once it has one.
 // Closing drops the handle (`_handle = null`), so a remembered fd never outlives its socket.
 const kFd = Symbol('tcp-liveness fd');
+
+/** Node's handle of a socket or server (`_handle`); null before it has one and once it is closed. */
+export function handleOf<H extends object = object>(target: net.Socket | net.Server): H | null {
+  return (target as unknown as { _handle?: H | null })._handle ?? null;
+}
 
 /** The fd now, or -1 when the target has none (destroyed, not yet connected, not listening). */
 export function currentFd(target: Target, name = 'target'): number {
@@ -26,8 +30,8 @@ export function currentFd(target: Target, name = 'target'): number {
   } else if (!(target instanceof net.Server)) {
     throw invalidArgType(name, 'an instance of net.Socket or net.Server, or a file descriptor', target);
   }
-  const handle = (target as unknown as HandleOwner)._handle;
-  if (!handle) return -1;
+  const handle = handleOf<Handle>(target);
+  if (handle === null) return -1;
   const known = handle[kFd];
   if (known !== undefined) return known;
   const fd = handle.fd;
