@@ -95,9 +95,12 @@ async function measure(floorExe, quickRun) {
   for (const ours of ['connections()', 'inspect --json']) {
     for (const size of [small, large]) {
       const m = at(size, ours);
+      // The target is at the larger size, as the issue sets it (15,000); the smaller is shown
+      // beside it, where fixed costs weigh more (inspect: Node's own start-up, about 90 ms here).
+      const judged = size === large;
       rows.push({
         op: `inventory of ${n(size)} sockets`, ours, oursNs: m.oursNs, theirs: 'ss -tanpoi', theirsNs: m.ssNs,
-        ratio: m.ratio, target: '<= 1.00', met: m.ratio <= 1,
+        ratio: m.ratio, target: judged ? '<= 1.00' : '—', met: judged ? m.ratio <= 1 : null,
       });
     }
     // Linear: the time per socket at the larger size is no more than at the smaller (fixed costs

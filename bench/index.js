@@ -99,7 +99,7 @@ const UNITS = {
 function printTable(results) {
   const head = ['operation', 'ours', 'value', 'vs', 'value', 'ratio', 'target', ''];
   const lines = results.map((r) => r.unit === undefined
-    ? [r.op, r.ours, fmt(r.oursNs), r.theirs, fmt(r.theirsNs), r.ratio.toFixed(2), r.target, r.met ? 'met' : 'MISSED']
+    ? [r.op, r.ours, fmt(r.oursNs), r.theirs, fmt(r.theirsNs), r.ratio.toFixed(2), r.target, r.met === null ? '' : r.met ? 'met' : 'MISSED']
     : [
       r.op, r.ours, UNITS[r.unit](r.value), r.theirs, r.theirsValue === null ? '' : UNITS[r.unit](r.theirsValue),
       r.ratio === null ? '' : r.ratio.toFixed(2), r.target, r.met === null ? '' : r.met ? 'met' : 'MISSED',
