@@ -1,6 +1,7 @@
 // Real servers in a test host, from Debian's packages (scripts/install-test-deps.sh installs
-// them): PostgreSQL as the postgres user in a cluster made for the test, and Redis.
-import { appendFileSync, readdirSync, rmSync } from 'node:fs';
+// them): PostgreSQL as the postgres user in a cluster made for the test, Redis, and MariaDB as
+// the mysql user in a data folder made for the test.
+import { appendFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import type { Service, TestHost } from '../../src/testing';
 
 /** Debian keeps PostgreSQL's programs off PATH, in /usr/lib/postgresql/<version>/bin: the newest. */
@@ -40,4 +41,33 @@ export function startRedis(host: TestHost, port = 6379): Promise<Service> {
   return host.service('redis-server', [
     '--port', String(port), '--bind', host.address, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', '/tmp',
   ], { port });
+}
+
+export interface Mariadb { service: Service; remove(): void }
+
+/**
+ * A fresh MariaDB data folder and its server on the host's address. It checks no passwords
+ * (--skip-grant-tables, as PostgreSQL's trust above): any user name connects.
+ */
+export async function startMariadb(host: TestHost, port = 3306): Promise<Mariadb> {
+  // Debian's mariadb-server puts the server in /usr/sbin, off an ordinary user's PATH.
+  const server = '/usr/sbin/mariadbd';
+  if (!existsSync(server)) throw new Error('MariaDB is not installed (scripts/install-test-deps.sh)');
+  // Made by the mysql user, so its server may own it.
+  const data = (await host.exec('mktemp', ['-d', '/tmp/tl-mariadb-XXXXXX'], { user: 'mysql' })).trim();
+  const remove = () => rmSync(data, { recursive: true, force: true });
+  try {
+    // --no-defaults everywhere: Debian's /etc/mysql configuration (its socket, its data folder
+    // under /var/lib/mysql) is the system server's, not this one's.
+    await host.exec('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--skip-test-db', '--auth-root-authentication-method=normal'], { user: 'mysql' });
+    const service = await host.service(server, [
+      '--no-defaults', `--datadir=${data}`, `--socket=${data}/mysqld.sock`, `--pid-file=${data}/mysqld.pid`,
+      `--port=${port}`, `--bind-address=${host.address}`, '--skip-grant-tables', '--skip-name-resolve',
+      '--innodb-buffer-pool-size=16M',
+    ], { port, user: 'mysql', ready: /ready for connections/ });
+    return { service, remove };
+  } catch (err) {
+    remove();
+    throw err;
+  }
 }

@@ -36,30 +36,50 @@ export function tlsCredentials(): { key: Buffer; cert: Buffer } {
   }
 }
 
+/** The socket inodes of the TCP connections in this network namespace whose ports pass `want`. */
+function connectionInodes(want: (localPort: number, remotePort: number) => boolean): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const port = (address: string) => parseInt(address.slice(address.lastIndexOf(':') + 1), 16);
+      if (want(port(f[1]), port(f[2]))) inodes.add(f[9]);
+    }
+  }
+  return inodes;
+}
+
+/** This process's fd numbers for the sockets with these inodes (through /proc/self/fd). */
+function fdsOf(inodes: Set<string>): number[] {
+  const fds: number[] = [];
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${name}`));
+      if (m && inodes.has(m[1])) fds.push(Number(name));
+    } catch {
+      // an fd closed while we looked
+    }
+  }
+  return fds;
+}
+
 /**
  * The fd number in this process of the TCP connection from local port `localPort` to
  * `remotePort`, found through /proc/net/tcp{,6} (the socket's inode) and /proc/self/fd: the
  * kernel's view, independent of any object the test or the policy holds.
  */
 export function fdOfConnection(localPort: number, remotePort: number): number {
-  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
-  let inode: string | undefined;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      if (f[1].endsWith(`:${hex(localPort)}`) && f[2].endsWith(`:${hex(remotePort)}`)) inode = f[9];
-    }
-  }
-  assert.ok(inode, `no TCP connection ${localPort} -> ${remotePort} in /proc/net/tcp`);
-  for (const name of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${name}`) === `socket:[${inode}]`) return Number(name);
-    } catch {
-      // an fd closed while we looked
-    }
-  }
-  assert.fail(`the connection ${localPort} -> ${remotePort} is not this process's`);
+  const inodes = connectionInodes((l, r) => l === localPort && r === remotePort);
+  assert.ok(inodes.size > 0, `no TCP connection ${localPort} -> ${remotePort} in /proc/net/tcp`);
+  const [fd] = fdsOf(inodes);
+  assert.ok(fd !== undefined, `the connection ${localPort} -> ${remotePort} is not this process's`);
+  return fd;
+}
+
+/** The fd numbers of every TCP connection this process has to `remotePort`, found as above. */
+export function connectionFdsTo(remotePort: number): number[] {
+  return fdsOf(connectionInodes((_, r) => r === remotePort));
 }
 
 /** Which hook found each entry point's connection on this Node, printed after the suite for the README's table. */
