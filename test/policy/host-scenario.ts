@@ -182,6 +182,11 @@ export async function vanish(network: TestNetwork, watched: readonly HostClient[
 /** What each case measured, printed after the suite. */
 export const measured: string[] = [];
 
+/** For a suite's `after`: prints what its cases measured, and forgets it (the next file has its own). */
+export function printMeasured(): void {
+  for (const line of measured.splice(0)) console.log(`      ${line}`);
+}
+
 export async function assertFailsWithinBound(fault: Fault, c: HostClient, codes: readonly string[]): Promise<void> {
   const outcome = await c.next('outcome', BOUND + TOLERANCE + 5000, (o) => o.kind === 'inflight');
   assert.ok(outcome, `${c.name}: the request in flight ended`);

@@ -8,8 +8,8 @@ import { createTestNetwork, type TestNetwork } from '../../src/testing';
 import { requireTestHosts } from '../netns/gate';
 import { startHttp, startPostgres, startRedis, type Service } from './fixtures/services';
 import {
-  KEEPALIVE, TOLERANCE, assertControlPending, assertFailsWithinBound, assertSentAfterFaultFails, measured, spawnClient,
-  startClients, vanish, type Clients, type Fault,
+  KEEPALIVE, TOLERANCE, assertControlPending, assertFailsWithinBound, assertSentAfterFaultFails, measured, printMeasured,
+  spawnClient, startClients, vanish, type Clients, type Fault,
 } from './host-scenario';
 
 const cases: Array<{ client: 'pg' | 'ioredis' | 'fetch'; start: (n: TestNetwork) => Promise<Service>; codes: string[]; monitor: boolean }> = [
@@ -25,9 +25,7 @@ describe('policy() with real clients and servers in test hosts', function () {
   before(function () {
     requireTestHosts(this);
   });
-  after(() => {
-    for (const line of measured) console.log(`      ${line}`);
-  });
+  after(printMeasured);
 
   for (const { client, start, codes, monitor } of cases) {
     describe(`${client}, configured only by policy(), when host b vanishes`, () => {

@@ -21,7 +21,7 @@ import { requireTestHosts } from '../netns/gate';
 import { UNTOUCHED } from './fixtures';
 import { startMariadb, startPostgres, startRedis, type Service } from './fixtures/services';
 import {
-  KEEPALIVE_APPLIED, assertFailsWithinBound, assertSentAfterFaultFails, measured, startWithOwnControl, vanish,
+  KEEPALIVE_APPLIED, assertFailsWithinBound, assertSentAfterFaultFails, measured, printMeasured, startWithOwnControl, vanish,
   type ClientKind, type HostClient, type Fault, type Message,
 } from './host-scenario';
 
@@ -61,8 +61,7 @@ describe('policy() recipes: postgres, redis (node-redis) and mysql2 against real
   after(async () => {
     await network?.close();
     for (const s of services) s.close();
-    for (const line of measured) console.log(`      ${line}`);
-    measured.length = 0;
+    printMeasured();
   });
 
   for (const { client, own, how } of recipes) {
