@@ -158,7 +158,8 @@ function monitorNotes(m) {
 
 function policyNotes(m) {
   const t = (k) => `${m.throughput[k].rounds} rounds of ${m.throughput[k].total}, ${m.throughput[k].concurrency} at a time`;
-  const cpu = (k) => `${k === 'net' ? 'net.connect' : 'http.Agent'} matching ${m.throughput[k].cpuRatio.matching.toFixed(2)}, not matching ${m.throughput[k].cpuRatio.nonMatching.toFixed(2)}`;
+  const cpu = (k) => `${k === 'net' ? 'net.connect' : 'http.Agent'} matching ${m.throughput[k].cpuRatio.matching.toFixed(2)},` +
+    ` not matching ${m.throughput[k].cpuRatio.nonMatching.toFixed(2)}, by hand ${m.throughput[k].cpuRatio.byHand.toFixed(2)}`;
   const p = m.perConnection;
   return [
     `Policy rows (bench/policy.js, a process of its own; servers in a child without a policy): connections/s ${t('net')} (net.connect),` +

@@ -8,13 +8,15 @@
 // 1. Connections per second, through `net.connect()` and through `http.get()` with an
 //    `http.Agent` (keepAlive: false, so every request is a new connection), each with no policy,
 //    with a policy that matches the connection (keepalive applied, setKeepAlive guarded), and
-//    with one that does not (its match reads remotePort, as a `c.remotePort === 5432` would).
+//    with one that does not (its match reads remotePort, as a `c.remotePort === 5432` would),
+//    and, as the control for what the settings themselves cost, with no policy but the same
+//    five options applied by hand (`setKeepAlive(socket, …)` in each socket's 'connect').
 //    The servers live in a child process (`--sink`) without any policy. `CONCURRENCY`
 //    connections are in flight at a time. net.connect's connections end with an RST, which
 //    leaves no TIME_WAIT behind (this machine's ephemeral ports are shared with other work);
 //    the Agent closes its own, as it does for any application (loopback reuses TIME_WAIT ports:
 //    net.ipv4.tcp_tw_reuse = 2 by default).
-//    The three variants run back to back in each round, their order rotated every round; the
+//    The four variants run back to back in each round, their order rotated every round; the
 //    first round is a warm-up. Ratio = the variant's rate / no policy's rate in the same round,
 //    median over the rounds.
 // 2. The policy's own time per connection, on real accepted connections: what its subscriber
@@ -88,9 +90,11 @@ async function rate(total, concurrency, one) {
   return { wall: total / wall, cpu: total / ((cpu.user + cpu.system) / 1e6) };
 }
 
-function netConnection(port) {
+// `tune(socket)`, when given, is called as the socket is made (the "by hand" variant).
+function netConnection(port, tune) {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
+    tune?.(s);
     s.once('error', reject);
     s.once('connect', () => {
       s.resetAndDestroy();
@@ -99,48 +103,54 @@ function netConnection(port) {
   });
 }
 
-function agentRequest(port, agent) {
+function agentRequest(port, agent, tune) {
   return new Promise((resolve, reject) => {
     const req = http.get({ port, host: '127.0.0.1', agent }, (res) => {
       res.resume();
       // The Agent closes the connection itself once the response ends (keepAlive: false).
       res.socket.once('close', resolve);
     });
+    if (tune) req.once('socket', tune);
     req.once('error', reject);
   });
 }
 
-async function throughput(ports, quick, policy) {
+async function throughput(ports, quick, policy, setKeepAlive) {
   // Many short rounds rather than a few long ones: on a shared machine a burst of other work
   // then spoils a few rounds' ratios, which the median leaves out, instead of a whole variant.
   const ROUNDS = quick ? 2 : 61; // the first is a warm-up
   const CONCURRENCY = 16;
   const kinds = {
-    net: { total: quick ? 40 : 200, one: () => netConnection(ports.tcp) },
-    agent: { total: quick ? 20 : 100, one: (agent) => agentRequest(ports.http, agent) },
+    net: { total: quick ? 40 : 200, one: (agent, tune) => netConnection(ports.tcp, tune) },
+    agent: { total: quick ? 20 : 100, one: (agent, tune) => agentRequest(ports.http, agent, tune) },
   };
+  // A variant returns the policy it made, or what tunes each socket by hand.
   const variants = {
-    none: () => null,
-    matching: (port) => policy({ keepAlive: SETTINGS, match: (c) => c.direction === 'outbound' && c.remotePort === port }),
+    none: () => ({}),
+    matching: (port) => ({ policy: policy({ keepAlive: SETTINGS, match: (c) => c.direction === 'outbound' && c.remotePort === port }) }),
     // As a policy for another service would: reads the remote port (getpeername), then declines.
-    nonMatching: () => policy({ keepAlive: SETTINGS, match: (c) => c.remotePort === 5432 }),
+    nonMatching: () => ({ policy: policy({ keepAlive: SETTINGS, match: (c) => c.remotePort === 5432 }) }),
+    // The control for "costs the syscalls it needs": no policy, the same five options applied
+    // by the application's own code once each connection opens.
+    byHand: () => ({ tune: (s) => s.once('connect', () => setKeepAlive(s, SETTINGS)) }),
   };
   const names = Object.keys(variants);
+  const others = names.filter((n) => n !== 'none');
   const out = {};
   for (const [kind, k] of Object.entries(kinds)) {
     const port = kind === 'net' ? ports.tcp : ports.http;
     const rates = Object.fromEntries(names.map((n) => [n, []]));
     const cpuRates = Object.fromEntries(names.map((n) => [n, []]));
-    const ratios = { matching: [], nonMatching: [] };
-    const cpuRatios = { matching: [], nonMatching: [] };
+    const ratios = Object.fromEntries(others.map((n) => [n, []]));
+    const cpuRatios = Object.fromEntries(others.map((n) => [n, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
       const inRound = {};
       for (const name of order) {
-        const p = variants[name](port);
+        const { policy: p, tune } = variants[name](port);
         const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
         try {
-          inRound[name] = await rate(k.total, CONCURRENCY, () => k.one(agent));
+          inRound[name] = await rate(k.total, CONCURRENCY, () => k.one(agent, tune));
           if (p && p.stats().matched !== (name === 'matching' ? k.total : 0)) {
             throw new Error(`${kind} ${name}: the policy took ${p.stats().matched} of ${k.total} connections`);
           }
@@ -154,7 +164,7 @@ async function throughput(ports, quick, policy) {
         rates[n].push(inRound[n].wall);
         cpuRates[n].push(inRound[n].cpu);
       }
-      for (const v of ['matching', 'nonMatching']) {
+      for (const v of others) {
         ratios[v].push(inRound[v].wall / inRound.none.wall);
         cpuRatios[v].push(inRound[v].cpu / inRound.none.cpu);
       }
@@ -162,9 +172,9 @@ async function throughput(ports, quick, policy) {
     out[kind] = {
       total: k.total, concurrency: CONCURRENCY, rounds: ROUNDS - 1,
       rate: Object.fromEntries(names.map((n) => [n, median(rates[n])])),
-      ratio: { matching: median(ratios.matching), nonMatching: median(ratios.nonMatching) },
+      ratio: Object.fromEntries(others.map((n) => [n, median(ratios[n])])),
       cpuRate: Object.fromEntries(names.map((n) => [n, median(cpuRates[n])])),
-      cpuRatio: { matching: median(cpuRatios.matching), nonMatching: median(cpuRatios.nonMatching) },
+      cpuRatio: Object.fromEntries(others.map((n) => [n, median(cpuRatios[n])])),
       ratios, cpuRatios,
     };
   }
@@ -267,11 +277,11 @@ async function perConnection(exe, quick, policy) {
 }
 
 async function main(exe, quick) {
-  const { policy } = require('..');
+  const { policy, setKeepAlive } = require('..');
   const child = fork(__filename, ['--sink'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [ports] = await once(child, 'message');
-    const result = { throughput: await throughput(ports, quick, policy), perConnection: await perConnection(exe, quick, policy) };
+    const result = { throughput: await throughput(ports, quick, policy, setKeepAlive), perConnection: await perConnection(exe, quick, policy) };
     if (process.send) process.send(result);
     else console.log(JSON.stringify(result, null, 2));
   } finally {
