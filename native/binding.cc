@@ -182,6 +182,16 @@ Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), tl_tcp_info(fd, data, length));
 }
 
+// port(fd, peer): the peer's port (getpeername) or the local one (getsockname), with no address
+// string built: what a policy's match reads most.
+Napi::Value Port(const Napi::CallbackInfo& info) {
+  int fd;
+  bool peer;  // napi_get_value_bool refuses a non-boolean itself: one engine call
+  if (!ToFd(info[0], &fd) || napi_get_value_bool(info.Env(), info[1], &peer) != napi_ok)
+    return Fail(info.Env(), "port(fd, boolean) expected");
+  return Napi::Number::New(info.Env(), tl_port(fd, peer ? 1 : 0));
+}
+
 // diagSnapshot(pid, self, netnsFd, out: Float64Array(1)) -> ArrayBuffer of tl_conn records, or a
 // failure code. out[0] gets how many fds the process has open.
 Napi::Value DiagSnapshot(const Napi::CallbackInfo& info) {
@@ -442,6 +452,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["poll"] = Napi::Function::New<Poll>(env, "poll");
   exports["peek"] = Napi::Function::New<Peek>(env, "peek");
   exports["tcpInfo"] = Napi::Function::New<TcpInfo>(env, "tcpInfo");
+  exports["port"] = Napi::Function::New<Port>(env, "port");
   exports["diagSnapshot"] = Napi::Function::New<DiagSnapshot>(env, "diagSnapshot");
   exports["pollerOpen"] = Napi::Function::New<PollerOpen>(env, "pollerOpen");
   exports["pollerCtl"] = Napi::Function::New<PollerCtl>(env, "pollerCtl");

@@ -149,6 +149,21 @@ int tl_tcp_info(int fd, void* buf, size_t size) {
   return static_cast<int>(len);
 }
 
+int tl_port(int fd, int peer) {
+  // Big enough for either family; a longer address (AF_UNIX) is truncated, its family still set.
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+  } addr;
+  socklen_t len = sizeof addr;
+  int site = peer ? TL_SITE_GETPEERNAME : TL_SITE_GETSOCKNAME;
+  if ((peer ? getpeername(fd, &addr.sa, &len) : getsockname(fd, &addr.sa, &len)) != 0) return TL_FAIL(errno, site);
+  if (addr.sa.sa_family == AF_INET) return ntohs(addr.in.sin_port);
+  if (addr.sa.sa_family == AF_INET6) return ntohs(addr.in6.sin6_port);
+  return TL_FAIL(EAFNOSUPPORT, site);  // no port to give: the caller asks Node instead
+}
+
 int tl_poller_create(void) {
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   return epfd >= 0 ? epfd : TL_FAIL(errno, TL_SITE_EPOLL_CREATE);

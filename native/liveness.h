@@ -26,14 +26,16 @@
   X(SOCKOPT, "setsockopt", NULL) /* the integer escape hatch */ \
   X(OPENDIR, "opendir", NULL) /* the inventory: /proc/<pid>/fd */ \
   X(NETLINK, "netlink", "NETLINK_SOCK_DIAG") /* its dump */      \
-  X(SETNS, "setns", NULL) /* entering a process's network namespace */
+  X(SETNS, "setns", NULL) /* entering a process's network namespace */ \
+  X(GETPEERNAME, "getpeername", NULL) /* a policy's remotePort */ \
+  X(GETSOCKNAME, "getsockname", NULL) /* and its localPort */
 
 #define TL_SITE_ENUM(name, syscall, option) TL_SITE_##name,
 enum tl_site { TL_SITE_TABLE(TL_SITE_ENUM) TL_SITE_COUNT };
 #undef TL_SITE_ENUM
 
 // Added to a setsockopt site when the failing call was getsockopt on the same option. Above
-// every site (17 of them since the connection inventory's three).
+// every site (19 of them since the port lookups' two).
 #define TL_SITE_READ 32
 
 // A failure is returned as -(errno * TL_SITES + site): one negative number, no allocation.
@@ -76,6 +78,9 @@ int tl_get_int(int fd, int level, int name, int* value);
 int tl_poll(int32_t* pollfds, size_t count);
 int tl_peek(int fd);                              // 1 data, 0 eof, 2 nothing to read
 int tl_tcp_info(int fd, void* buf, size_t size);  // returns bytes the kernel filled
+// The peer's port (peer != 0: getpeername) or the local one (getsockname), IPv4 or IPv6, in host
+// order; no address is formatted.
+int tl_port(int fd, int peer);
 
 // A private epoll set. Events carry a caller-chosen id, never an fd number.
 int tl_poller_create(void);

@@ -26,6 +26,7 @@ int tl_get_int(int, int, int, int*) { return NO(TL_SITE_SOCKOPT | TL_SITE_READ);
 int tl_poll(int32_t*, size_t) { return NO(TL_SITE_POLL); }
 int tl_peek(int) { return NO(TL_SITE_RECV); }
 int tl_tcp_info(int, void*, size_t) { return NO(TL_SITE_TCP_INFO); }
+int tl_port(int, int peer) { return NO(peer ? TL_SITE_GETPEERNAME : TL_SITE_GETSOCKNAME); }
 int tl_poller_create(void) { return NO(TL_SITE_EPOLL_CREATE); }
 int tl_poller_ctl(int, int, int, uint32_t, uint64_t) { return NO(TL_SITE_EPOLL_CTL); }
 int tl_poller_drain(int, double*, int) { return NO(TL_SITE_EPOLL_WAIT); }

@@ -44,6 +44,8 @@ interface Native {
   peek(fd: number): number;
   /** Copies struct tcp_info into out; returns the bytes filled. */
   tcpInfo(fd: number, out: Uint8Array): number;
+  /** The peer's port (peer: true, getpeername) or the local one (getsockname), IPv4 or IPv6; no address string is built. */
+  port(fd: number, peer: boolean): number;
   /**
    * One snapshot of a process's TCP sockets (native/diag.h): an ArrayBuffer of 128-byte tl_conn
    * records, or a failure code. out[0] gets how many fds the process has open.
