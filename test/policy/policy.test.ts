@@ -243,6 +243,120 @@ describe('policy()', () => {
     });
   });
 
+  describe('the ports match() reads', () => {
+    type Seen = { c: PolicyConnection; remotePort: number | undefined; localPort: number | undefined };
+    const cases: [string, string, string][] = [
+      ['IPv4', '127.0.0.1', '127.0.0.1'],
+      ['IPv6', '::1', '::1'],
+      ['IPv4 to a dual-stack listener (an IPv4-mapped IPv6 peer on the accepted end)', '::', '127.0.0.1'],
+    ];
+    for (const [what, listenOn, connectHost] of cases) {
+      it(`${what}: inbound and outbound, the ports are Node's own remotePort and localPort, read without Node building an address`, async () => {
+        const server = track(net.createServer());
+        server.listen(0, listenOn);
+        await once(server, 'listening');
+        const port = (server.address() as net.AddressInfo).port;
+        // Node's address getters end in the TCP handle's getpeername/getsockname: count the calls
+        // made while match() reads the ports.
+        const tcp = Object.getPrototypeOf((server as unknown as { _handle: object })._handle) as Record<string, Function>;
+        const nodes = { getpeername: tcp.getpeername, getsockname: tcp.getsockname };
+        let inMatch = false;
+        let nodeReads = 0;
+        for (const name of ['getpeername', 'getsockname'] as const) {
+          tcp[name] = function (this: unknown, ...args: unknown[]) {
+            if (inMatch) nodeReads++;
+            return nodes[name].apply(this, args);
+          };
+        }
+        const seen: Seen[] = [];
+        try {
+          make({
+            keepAlive: SETTINGS,
+            match: (c) => {
+              inMatch = true;
+              try {
+                seen.push({ c, remotePort: c.remotePort, localPort: c.localPort });
+              } finally {
+                inMatch = false;
+              }
+              return false;
+            },
+          });
+          const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+          const client = track(net.connect(port, connectHost));
+          await once(client, 'connect');
+          const [peer] = await accepted;
+          track(peer);
+          assert.equal(nodeReads, 0, 'match() read the ports without Node\'s getpeername/getsockname');
+          const out = seen.find((x) => x.c.direction === 'outbound')!;
+          const inb = seen.find((x) => x.c.direction === 'inbound')!;
+          assert.equal(out.c.socket, client);
+          assert.equal(inb.c.socket, peer);
+          assert.deepEqual([out.remotePort, out.localPort], [client.remotePort, client.localPort], 'outbound');
+          assert.deepEqual([inb.remotePort, inb.localPort], [peer.remotePort, peer.localPort], 'inbound');
+          assert.equal(out.remotePort, port);
+          assert.equal(inb.localPort, port);
+          assert.equal(inb.remotePort, client.localPort);
+          assert.equal(seen.length, 2);
+        } finally {
+          Object.assign(tcp, nodes);
+        }
+      });
+    }
+
+    it('a connection first read after its socket closed: the ports are what Node gives, undefined', async () => {
+      const server = await listen();
+      const seen: PolicyConnection[] = [];
+      make({ keepAlive: SETTINGS, match: (c) => c.direction === 'outbound' && seen.push(c) < 0 });
+      const socket = await connectTo(server.port);
+      socket.destroy();
+      await once(socket, 'close');
+      const [c] = seen;
+      assert.equal(c.remotePort, undefined);
+      assert.equal(c.localPort, undefined);
+      assert.equal(socket.remotePort, undefined);
+      assert.equal(socket.localPort, undefined);
+    });
+
+    it('a connection reset before its peer port is read: no peer port, as Node says; the local port still the kernel\'s', async () => {
+      // Accepted paused, so Node never reads the RST and the socket stays open with its fd: the
+      // addon's getpeername fails (ENOTCONN) and Node's getter answers instead.
+      const server = await listen(net.createServer({ pauseOnConnect: true }));
+      const seen: PolicyConnection[] = [];
+      make({ keepAlive: SETTINGS, match: (c) => c.direction === 'inbound' && seen.push(c) < 0 });
+      const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+      const client = await connectTo(server.port);
+      const [peer] = await accepted;
+      track(peer);
+      const clientPort = client.localPort;
+      client.resetAndDestroy();
+      await once(client, 'close');
+      await new Promise((r) => setTimeout(r, 20)); // the RST reaches the accepted end
+      const [c] = seen;
+      assert.equal(c.socket, peer);
+      assert.equal(peer.destroyed, false);
+      assert.notEqual(clientPort, undefined);
+      assert.equal(c.remotePort, undefined);
+      assert.equal(peer.remotePort, undefined);
+      assert.equal(c.localPort, server.port);
+      assert.equal(peer.localPort, server.port);
+    });
+
+    it('a peer port read in match() is still there once the socket closed, as Node keeps its own', async () => {
+      const server = await listen();
+      const seen: PolicyConnection[] = [];
+      make({ keepAlive: SETTINGS, match: (c) => c.direction === 'outbound' && c.remotePort === server.port && seen.push(c) < 0 });
+      const socket = await connectTo(server.port);
+      socket.destroy();
+      await once(socket, 'close');
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].remotePort, server.port);
+      // Node gives no local address for a closed socket, read before or not.
+      assert.equal(seen[0].localPort, undefined);
+      assert.equal(socket.localPort, undefined);
+    });
+  });
+
   describe('with a monitor', () => {
     it('every matched connection is added; the policy\'s keepalive, not the monitor\'s, is what the kernel holds', async () => {
       const server = await listen();
