@@ -265,6 +265,7 @@ async function child(count, seed) {
         const a = typedArray();
         return [a, chance(0.7) ? int(a.length / 2 + 2) : value()];
       }
+      case 'port': return [randomFd(), chance(0.8) ? chance(0.5) : value()];
       case 'tcpInfo': return [randomFd(), chance(0.7) ? new Uint8Array(pick([1, 8, 100, 104, 232, 256, 512])) : typedArray()];
       case 'pollerOpen': return [chance(0.8) ? new Float64Array(pick([2, 3, 4, 16, 512, 513])) : typedArray(), chance(0.8) ? null : value()];
       case 'pollerCtl': return [p(), pick([1, 2, 3, 0, 4]), randomFd(),
@@ -347,7 +348,7 @@ async function child(count, seed) {
     s.ok++;
     const range = {
       setKeepAlive: [0, 0], getKeepAlive: [0, 0], setOption: [0, 0], getOption: [0, 0], pollerCtl: [0, 0],
-      takeSocketError: [0, 4095], peek: [0, 2], poll: [0, typeof args[1] === 'number' ? args[1] : 0],
+      takeSocketError: [0, 4095], peek: [0, 2], port: [0, 65535], poll: [0, typeof args[1] === 'number' ? args[1] : 0],
       tcpInfo: [0, ArrayBuffer.isView(args[1]) ? args[1].byteLength : 0],
     }[name];
     if (range && (r < range[0] || r > range[1])) violation(`${name}(${describe(args)}) returned ${r}, outside ${range}`);
