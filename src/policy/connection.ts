@@ -10,6 +10,10 @@ import type * as net from 'node:net';
 import { native } from '../binding';
 import { currentFd } from '../target';
 
+// Off Linux every port is Node's: the addon there only says unsupported, and a package that
+// loaded without its binary has no port() to call at all.
+const portsFromAddon = native.supported;
+
 export type Direction = 'outbound' | 'inbound';
 
 /**
@@ -40,7 +44,7 @@ export class PolicyConnection {
     if (this.#remotePort !== undefined) return this.#remotePort;
     const socket = this.socket;
     // Node has no peer for a socket still connecting (net.Socket#_getpeername).
-    const fd = socket.connecting ? -1 : currentFd(socket);
+    const fd = portsFromAddon && !socket.connecting ? currentFd(socket) : -1;
     const port = fd >= 0 ? native.port(fd, true) : -1;
     if (port < 0) return socket.remotePort;
     this.#remotePort = port;
@@ -52,7 +56,7 @@ export class PolicyConnection {
   }
 
   get localPort(): number | undefined {
-    const fd = currentFd(this.socket);
+    const fd = portsFromAddon ? currentFd(this.socket) : -1;
     const port = fd >= 0 ? native.port(fd, false) : -1;
     return port >= 0 ? port : this.socket.localPort;
   }
