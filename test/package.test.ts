@@ -22,7 +22,11 @@ describe('the packed package', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-pack-'));
     const tarball = run('npm', ['pack', '--pack-destination', dir], root).trim().split('\n').pop()!;
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    run('npm', ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)], dir);
+    // Its dependencies from this checkout's own node_modules (the lockfile's versions), copied in
+    // (--install-links), so the install needs no registry: under tcp-liveness-netns there is none.
+    const deps = Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies);
+    run('npm', ['install', '--ignore-scripts', '--offline', '--install-links', '--no-audit', '--no-fund',
+      path.join(dir, tarball), ...deps.map((d) => path.join(root, 'node_modules', d))], dir);
   });
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
