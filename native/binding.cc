@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <unordered_set>
+#include <vector>
 
 #include "diag.h"
 #include "liveness.h"
@@ -20,9 +20,11 @@ namespace {
 
 struct Poller;
 
-// Per-environment state (main thread, each worker): the pollers to close when it goes away.
+// Per-environment state (main thread, each worker): the pollers to close when it goes away. A
+// vector: there are a few (one per monitor or waitFor group), and every add and delete looks its
+// poller up here, which a scan of one cache line does faster than a hash.
 struct EnvState {
-  std::unordered_set<Poller*> pollers;
+  std::vector<Poller*> pollers;
   napi_async_cleanup_hook_handle hook = nullptr;
   bool tearing_down = false;
 };
@@ -42,9 +44,6 @@ struct Poller {
   bool handle_closed = false;
   bool external_gone = false;
 };
-
-// Distinguishes our externals from any other object handed to us.
-const napi_type_tag kPollerTag = {0x7c1e5a0d2b6f4e11ULL, 0x9a3d44c8e5f07b62ULL};
 
 // Throws a TypeError. While a worker is being terminated JS can no longer run and the throw
 // fails: then there is nobody to tell, and node-addon-api's ThrowAsJavaScriptException would
@@ -222,7 +221,8 @@ void OnHandleClosed(uv_handle_t* h) {
   EnvState* state = p->state;
   if (p->epfd >= 0) tl_poller_close(p->epfd);  // ours: opened by tl_poller_create
   p->epfd = -1;
-  state->pollers.erase(p);
+  auto it = std::find(state->pollers.begin(), state->pollers.end(), p);
+  if (it != state->pollers.end()) state->pollers.erase(it);
   if (state->tearing_down && state->pollers.empty()) {
     napi_remove_async_cleanup_hook(state->hook);
     delete state;
@@ -283,18 +283,22 @@ void FinalizePoller(napi_env, Poller* p) {
   }
 }
 
-Poller* ToPoller(const Napi::Value& v) {
-  if (!v.IsExternal()) return nullptr;
-  auto external = v.As<Napi::External<Poller>>();
-  if (!external.CheckTypeTag(&kPollerTag)) return nullptr;
-  Poller* p = external.Data();
-  return p->closing ? nullptr : p;
-}
-
 EnvState* State(napi_env env) {
   void* data = nullptr;
   napi_get_instance_data(env, &data);
   return static_cast<EnvState*>(data);
+}
+
+// A poller of this environment's, still open. Found among the environment's live pollers, so
+// an External from anywhere else is refused without being dereferenced (and without a type
+// tag: checking one is a lookup of a private property in the engine, on every add and delete).
+Poller* ToPoller(napi_env env, napi_value v) {
+  void* data = nullptr;
+  EnvState* state = State(env);
+  if (state == nullptr || napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
+  Poller* p = static_cast<Poller*>(data);
+  const auto& live = state->pollers;
+  return std::find(live.begin(), live.end(), p) != live.end() && !p->closing ? p : nullptr;
 }
 
 // pollerOpen(out: Float64Array, callback(count)) -> External | failure code.
@@ -326,34 +330,32 @@ Napi::Value PollerOpen(const Napi::CallbackInfo& info) {
   p->callback = Napi::Persistent(info[1].As<Napi::Function>());
   p->out = Napi::Persistent(info[0].As<Napi::Float64Array>());
   napi_async_init(env, nullptr, Napi::String::New(env, "TcpLivenessPoller"), &p->context);
-  state->pollers.insert(p);
+  state->pollers.push_back(p);
   uv_poll_start(&p->handle, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(&p->handle));
-  auto external = Napi::External<Poller>::New(env, p, FinalizePoller);
-  if (napi_type_tag_object(env, external, &kPollerTag) != napi_ok) {  // Napi's TypeTag would throw instead
-    CloseNow(p);
-    return Fail(env, "could not tag the poller");
-  }
-  return external;
+  return Napi::External<Poller>::New(env, p, FinalizePoller);
 }
 
-// pollerCtl(poller, op, fd, events, id): epoll_ctl on the poller's private set. A delete passes
-// neither events nor id (epoll ignores them): two conversions fewer on monitor.delete's path.
+// pollerCtl(poller, op, fd, events, id): epoll_ctl on the poller's private set (a delete passes
+// 0, 0: epoll ignores them). Every argument required: a type asked of the engine for an optional
+// one would cost monitor.add and delete more than the conversion does.
 Napi::Value PollerCtl(const Napi::CallbackInfo& info) {
-  Poller* p = ToPoller(info[0]);
+  Poller* p = ToPoller(info.Env(), info[0]);
   int fd;
-  int64_t op, events = 0, id = 0;
+  int64_t op, events, id;
   if (p == nullptr || !ToInt(info[1], 1, 3, &op) || !ToFd(info[2], &fd) ||
-      (!info[3].IsUndefined() && !ToInt(info[3], 0, UINT32_MAX, &events)) ||
-      (!info[4].IsUndefined() && !ToInt(info[4], 0, (int64_t(1) << 53), &id)))
+      !ToInt(info[3], 0, UINT32_MAX, &events) || !ToInt(info[4], 0, (int64_t(1) << 53), &id))
     return Fail(info.Env(), "pollerCtl(poller, op, fd, events, id) expected an open poller and integers");
-  if (fd == p->epfd) return Napi::Number::New(info.Env(), TL_FAIL(EINVAL, TL_SITE_EPOLL_CTL));
-  return Napi::Number::New(info.Env(), tl_poller_ctl(p->epfd, int(op), fd, uint32_t(events), uint64_t(id)));
+  int r = fd == p->epfd ? TL_FAIL(EINVAL, TL_SITE_EPOLL_CTL) : tl_poller_ctl(p->epfd, int(op), fd, uint32_t(events), uint64_t(id));
+  // An int32 is a small integer to the engine: no heap number, and half the work of a double.
+  napi_value result = nullptr;
+  napi_create_int32(info.Env(), r, &result);
+  return Napi::Value(info.Env(), result);
 }
 
 // pollerRef(poller, bool): whether pending registrations keep the loop alive.
 Napi::Value PollerRef(const Napi::CallbackInfo& info) {
-  Poller* p = ToPoller(info[0]);
+  Poller* p = ToPoller(info.Env(), info[0]);
   if (p == nullptr || !info[1].IsBoolean()) return Fail(info.Env(), "pollerRef(poller, boolean) expected");
   auto* h = reinterpret_cast<uv_handle_t*>(&p->handle);
   if (info[1].As<Napi::Boolean>().Value()) uv_ref(h); else uv_unref(h);
@@ -362,7 +364,7 @@ Napi::Value PollerRef(const Napi::CallbackInfo& info) {
 
 Napi::Value PollerClose(const Napi::CallbackInfo& info) {
   if (!info[0].IsExternal()) return Fail(info.Env(), "pollerClose(poller) expected");
-  Poller* p = ToPoller(info[0]);
+  Poller* p = ToPoller(info.Env(), info[0]);
   if (p != nullptr) CloseNow(p);  // closing twice is a no-op
   return info.Env().Undefined();
 }
@@ -377,7 +379,7 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
     delete state;
     return;
   }
-  std::unordered_set<Poller*> open(state->pollers);
+  std::vector<Poller*> open(state->pollers);
   for (Poller* p : open) CloseNow(p);
 }
 

@@ -54,7 +54,7 @@ interface Native {
   /** Ready registrations are written to out as (id, events) pairs before callback(count) runs. */
   pollerOpen(out: Float64Array, callback: (count: number) => void): NativePoller | number;
   /** events and id may be left out for EPOLL_CTL_DEL. */
-  pollerCtl(poller: NativePoller, op: number, fd: number, events?: number, id?: number): number;
+  pollerCtl(poller: NativePoller, op: number, fd: number, events: number, id: number): number;
   pollerRef(poller: NativePoller, ref: boolean): void;
   pollerClose(poller: NativePoller): void;
 }

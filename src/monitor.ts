@@ -101,15 +101,14 @@ export class LivenessMonitor extends EventEmitter {
 
   /** Stops watching a socket or server; returns whether it was watched. */
   delete(target: net.Socket | net.Server): boolean {
-    if (target instanceof net.Server) {
-      const s = this.#servers.get(target);
-      if (!s) return false;
-      this.#dropServer(target);
+    // The socket lookup first: `instanceof net.Server` walks a socket's whole prototype chain.
+    const entry = this.#bySocket.get(target as net.Socket);
+    if (entry) {
+      this.#forget(entry, true);
       return true;
     }
-    const entry = this.#bySocket.get(target as net.Socket);
-    if (!entry) return false;
-    this.#forget(entry, true);
+    if (!(target instanceof net.Server) || !this.#servers.has(target)) return false;
+    this.#dropServer(target);
     return true;
   }
 

@@ -28,7 +28,7 @@ export class Poller {
 
   /** Only for an fd known to be open and still ours: epoll_ctl finds the entry by fd. */
   delete(fd: number): number {
-    return native.pollerCtl(this.#handle, events.EPOLL_CTL_DEL, fd);
+    return native.pollerCtl(this.#handle, events.EPOLL_CTL_DEL, fd, 0, 0);
   }
 
   /** Whether pending registrations keep the event loop alive (off by default). */
