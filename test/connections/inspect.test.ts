@@ -1,6 +1,6 @@
 // `tcp-liveness inspect` from a user's seat: on the user's own process without root, refused on
-// another user's, on a pid that does not exist, on a process with no sockets, and while sockets
-// come and go under the dump.
+// another user's, on a pid that does not exist, on a process with no sockets, on one with many,
+// and while sockets come and go under the dump.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -85,6 +85,29 @@ describe('tcp-liveness inspect', function () {
     assert.equal(dead.localPort, held.dead);
     assert.equal(dead.seen, 'fd'); // gone from the kernel's tables: read on a duplicate of its fd
     assert.equal(inv.connections[0], dead); // worst first
+  });
+
+  it('reads every socket of a process with over a thousand fds, each with its own keepalive settings', async () => {
+    const held = (await hold('many')) as { pid: number; port: number; client: number; many: Array<[number, number]> };
+    const run = await inspect(['inspect', '--json', String(held.pid)]);
+    assert.equal(run.code, EXIT.ok, run.stderr);
+    const inv: Inventory = JSON.parse(run.stdout);
+    // Past native/diag_linux.cc's kSplitAbove (1024): two threads share the walk of its fds.
+    assert.ok(inv.summary.fds > 1024, `${inv.summary.fds} fds`);
+    const pairs = held.many.length + 1;
+    assert.deepEqual(inv.summary.states, { ESTABLISHED: 2 * pairs });
+    assert.equal(inv.connections.length, 2 * pairs);
+    assert.equal(new Set(inv.connections.map((c) => c.fd)).size, 2 * pairs);
+    const clients = new Map(inv.connections.filter((c) => c.localPort !== held.port).map((c) => [c.localPort, c]));
+    assert.equal(clients.size, pairs);
+    for (const [port, idle] of held.many) {
+      const c = clients.get(port);
+      assert.deepEqual([c?.keepAlive?.enable, c?.keepAlive?.idle], [true, idle], `client port ${port}`);
+    }
+    assert.equal(clients.get(held.client)?.keepAlive?.enable, false);
+    const accepted = inv.connections.filter((c) => c.localPort === held.port);
+    assert.equal(accepted.length, pairs);
+    for (const c of accepted) assert.equal(c.keepAlive?.enable, false, `accepted fd ${c.fd}`);
   });
 
   it('says so for a pid that does not exist', async () => {
