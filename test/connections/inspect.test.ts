@@ -1,12 +1,12 @@
 // `tcp-liveness inspect` from a user's seat: on the user's own process without root, refused on
 // another user's, on a pid that does not exist, on a process with no sockets, on one with many,
-// and while sockets come and go under the dump.
+// and while sockets come and go under the dump; its JSON as a script and as a person read it.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EXIT } from '../../src/cli/inspect';
+import { EXIT, main } from '../../src/cli/inspect';
 import { inspect, type Inventory } from './run';
 import { notHere } from '../netns/gate';
 
@@ -108,6 +108,19 @@ describe('tcp-liveness inspect', function () {
     const accepted = inv.connections.filter((c) => c.localPort === held.port);
     assert.equal(accepted.length, pairs);
     for (const c of accepted) assert.equal(c.keepAlive?.enable, false, `accepted fd ${c.fd}`);
+  });
+
+  it('writes --json on one line to a pipe, for scripts, and indented to a terminal, for a person', async () => {
+    const held = await hold('hold');
+    const piped = await inspect(['inspect', '--json', String(held.pid)]);
+    assert.equal(piped.code, EXIT.ok, piped.stderr);
+    assert.match(piped.stdout, /^\{"summary":\{[^\n]*\}\n$/);
+    const printed: string[] = [];
+    const terminal = { isTTY: true, write: (s: string) => printed.push(s) } as unknown as NodeJS.WriteStream;
+    assert.equal(await main(['inspect', '--json', String(held.pid)], terminal), EXIT.ok);
+    const shown = printed.join('');
+    assert.match(shown, /^\{\n {2}"summary": \{\n {4}"pid": /);
+    assert.deepEqual((JSON.parse(shown) as Inventory).summary, (JSON.parse(piped.stdout) as Inventory).summary);
   });
 
   it('says so for a pid that does not exist', async () => {
