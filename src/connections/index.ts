@@ -17,8 +17,9 @@ export interface ConnectionsOptions {
   /** ms of unacknowledged data or a zero window before a connection is `stalled`. Default 10000. */
   stalled?: number;
   /**
-   * The process to inspect. Default: this one (only then are keepalive settings read back and
-   * `socket` / `server` filled). Another user's process needs root.
+   * The process to inspect. Default: this one (only then are `socket` / `server` filled). Another
+   * user's process needs root; another process's keepalive settings are read where the kernel
+   * lends its fds (see `keepAlive`).
    */
   pid?: number;
 }

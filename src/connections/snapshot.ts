@@ -35,7 +35,12 @@ export interface RawSocket {
   totalRetransmits: number | null;
   /** Smoothed round-trip time, ms (null: not known). */
   rtt: number | null;
-  /** Read back on the process's own fd as getKeepAlive does; null for another process's sockets. */
+  /**
+   * The settings as getKeepAlive reads them back. This process's: on its own fd. Another
+   * process's: on a duplicate of its fd (pidfd_getfd, closed at once), which the kernel grants
+   * where it would allow ptrace-attaching (the same user, or root; Yama's ptrace_scope may
+   * narrow that), else null. Null too for a socket no fd holds (TIME_WAIT, orphans).
+   */
   keepAlive: KeepAlive | null;
   /** The fd of the process holding it; null for a socket no fd holds any more (TIME_WAIT, orphans). */
   fd: number | null;

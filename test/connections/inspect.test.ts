@@ -1,12 +1,12 @@
 // `tcp-liveness inspect` from a user's seat: on the user's own process without root, refused on
-// another user's, on a pid that does not exist, on a process with no sockets, and while sockets
-// come and go under the dump.
+// another user's, on a pid that does not exist, on a process with no sockets, on one with many,
+// and while sockets come and go under the dump; its JSON as a script and as a person read it.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EXIT } from '../../src/cli/inspect';
+import { EXIT, main } from '../../src/cli/inspect';
 import { inspect, type Inventory } from './run';
 import { notHere } from '../netns/gate';
 
@@ -85,6 +85,42 @@ describe('tcp-liveness inspect', function () {
     assert.equal(dead.localPort, held.dead);
     assert.equal(dead.seen, 'fd'); // gone from the kernel's tables: read on a duplicate of its fd
     assert.equal(inv.connections[0], dead); // worst first
+  });
+
+  it('reads every socket of a process with over a thousand fds, each with its own keepalive settings', async () => {
+    const held = (await hold('many')) as { pid: number; port: number; client: number; many: Array<[number, number]> };
+    const run = await inspect(['inspect', '--json', String(held.pid)]);
+    assert.equal(run.code, EXIT.ok, run.stderr);
+    const inv: Inventory = JSON.parse(run.stdout);
+    // Past native/diag_linux.cc's kSplitAbove (1024): two threads share the walk of its fds.
+    assert.ok(inv.summary.fds > 1024, `${inv.summary.fds} fds`);
+    const pairs = held.many.length + 1;
+    assert.deepEqual(inv.summary.states, { ESTABLISHED: 2 * pairs });
+    assert.equal(inv.connections.length, 2 * pairs);
+    assert.equal(new Set(inv.connections.map((c) => c.fd)).size, 2 * pairs);
+    const clients = new Map(inv.connections.filter((c) => c.localPort !== held.port).map((c) => [c.localPort, c]));
+    assert.equal(clients.size, pairs);
+    for (const [port, idle] of held.many) {
+      const c = clients.get(port);
+      assert.deepEqual([c?.keepAlive?.enable, c?.keepAlive?.idle], [true, idle], `client port ${port}`);
+    }
+    assert.equal(clients.get(held.client)?.keepAlive?.enable, false);
+    const accepted = inv.connections.filter((c) => c.localPort === held.port);
+    assert.equal(accepted.length, pairs);
+    for (const c of accepted) assert.equal(c.keepAlive?.enable, false, `accepted fd ${c.fd}`);
+  });
+
+  it('writes --json on one line to a pipe, for scripts, and indented to a terminal, for a person', async () => {
+    const held = await hold('hold');
+    const piped = await inspect(['inspect', '--json', String(held.pid)]);
+    assert.equal(piped.code, EXIT.ok, piped.stderr);
+    assert.match(piped.stdout, /^\{"summary":\{[^\n]*\}\n$/);
+    const printed: string[] = [];
+    const terminal = { isTTY: true, write: (s: string) => printed.push(s) } as unknown as NodeJS.WriteStream;
+    assert.equal(await main(['inspect', '--json', String(held.pid)], terminal), EXIT.ok);
+    const shown = printed.join('');
+    assert.match(shown, /^\{\n {2}"summary": \{\n {4}"pid": /);
+    assert.deepEqual((JSON.parse(shown) as Inventory).summary, (JSON.parse(piped.stdout) as Inventory).summary);
   });
 
   it('says so for a pid that does not exist', async () => {

@@ -28,7 +28,8 @@ export function inspect(args: readonly string[], user?: string): Promise<{ code:
     ? ['runuser', ['-u', user, '--', process.execPath, BIN, ...args]]
     : [process.execPath, [BIN, ...args]];
   return new Promise((resolve) => {
-    execFile(cmd, argv, { timeout: 15_000 }, (err, stdout, stderr) => {
+    // The default 1 MiB of output is some 1,800 connections of JSON; the tests' largest is 1,200.
+    execFile(cmd, argv, { timeout: 15_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
