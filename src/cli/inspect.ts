@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { connections, type Connections, type ConnectionsOptions } from '../connections';
+import { writeJson } from './json';
 import { renderTable } from './table';
 
 const USAGE = `usage: tcp-liveness inspect [pid] [--json] [--watch <ms>] [--close-wait <ms>] [--stalled <ms>]
@@ -70,7 +71,7 @@ export async function main(argv: readonly string[], out = process.stdout, err = 
     // a script parses (a third smaller at 15,000 connections, and faster to make and to write),
     // and with --watch one line per refresh.
     const indent = args.watch === null && out.isTTY === true ? 2 : undefined;
-    if (args.json) out.write(`${JSON.stringify(toJson(inv), null, indent)}\n`);
+    if (args.json) await writeJson(out, toJson(inv), indent);
     else out.write(`${!first && out.isTTY ? '\x1b[H\x1b[2J' : ''}${renderTable(inv, title)}\n${args.watch === null ? '' : '\n'}`);
     if (args.watch === null) return EXIT.ok;
     await new Promise((resolve) => setTimeout(resolve, args.watch!));
@@ -78,7 +79,7 @@ export async function main(argv: readonly string[], out = process.stdout, err = 
 }
 
 /** The --json contract: { summary: { states, verdicts, fds, fdLimit, … }, connections: [ { state, verdict, timer: { kind, expiresIn }, … } ], listeners }. */
-export function toJson(inv: Connections): object {
+export function toJson(inv: Connections): Record<string, unknown> {
   // Only entries naming a net.Socket or net.Server (this process's own) are copied without it.
   // Another process's never name one, and a copy of each of 15,000 entries, dropping nothing,
   // took some 35 ms.
