@@ -1,7 +1,7 @@
 // The connection inventory's core: one snapshot of a process's TCP sockets, made from its fd
 // table (/proc/<pid>/fd) and one NETLINK_SOCK_DIAG dump for IPv4 and IPv6, the interface `ss`
-// uses. Plain C++, no N-API; binding.cc converts. One implementation per OS (diag_linux.cc,
-// diag_unsupported.cc), picked in binding.gyp.
+// uses. Plain C++, no N-API; binding.cc converts. One implementation per OS (diag_linux.cc with
+// fds_linux.cc's walk of the fds, diag_unsupported.cc), picked in binding.gyp.
 #pragma once
 #include <stdint.h>
 
