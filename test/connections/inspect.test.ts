@@ -92,7 +92,7 @@ describe('tcp-liveness inspect', function () {
     const run = await inspect(['inspect', '--json', String(held.pid)]);
     assert.equal(run.code, EXIT.ok, run.stderr);
     const inv: Inventory = JSON.parse(run.stdout);
-    // Past native/diag_linux.cc's kSplitAbove (1024): two threads share the walk of its fds.
+    // Past native/fds_linux.cc's kSplitAbove (1024): two threads share the walk of its fds.
     assert.ok(inv.summary.fds > 1024, `${inv.summary.fds} fds`);
     const pairs = held.many.length + 1;
     assert.deepEqual(inv.summary.states, { ESTABLISHED: 2 * pairs });
