@@ -65,7 +65,8 @@ class Borrowed {
 
 // The process's socket fds, sorted by inode, and how many fds it has in all. An fd closed between
 // reading the directory and looking at it still counts in *count (it was open a moment ago; the
-// count is the directory's), but is not in *held.
+// count is the directory's), but is not in *held. `netlink`: the inventory's own netlink socket,
+// open while it walks, which is not counted among this process's fds.
 int read_fds(int pid, int self, int netlink, Borrowed* fds, std::vector<Held>* held, uint32_t* count);
 
 }  // namespace tl_fds
