@@ -53,7 +53,7 @@ interface Native {
   diagSnapshot(pid: number, self: 0 | 1, netnsFd: number, out: Float64Array): ArrayBuffer | number;
   /** Ready registrations are written to out as (id, events) pairs before callback(count) runs. */
   pollerOpen(out: Float64Array, callback: (count: number) => void): NativePoller | number;
-  /** events and id may be left out for EPOLL_CTL_DEL. */
+  /** Every argument required: EPOLL_CTL_DEL passes 0, 0 for events and id (epoll ignores them). */
   pollerCtl(poller: NativePoller, op: number, fd: number, events: number, id: number): number;
   pollerRef(poller: NativePoller, ref: boolean): void;
   pollerClose(poller: NativePoller): void;

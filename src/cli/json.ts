@@ -1,11 +1,10 @@
-import { once } from 'node:events';
-
 // JSON for `inspect --json`, written in pieces. At 15,000 connections the inventory is 8.5 MB of
 // JSON; made in one piece, that is an 8.5 MB string and then an 8.5 MB copy of it in bytes for
 // the write, each in fresh pages, and a fresh page costs some 13 µs on a virtual machine such as
 // this project's (4,000 pages a copy: more than the stringify itself). Pieces of a hundred
 // entries (some 56 KB: under V8's large-object size, so each lives and dies in pages the young
 // generation already has) make the same bytes with no such cost.
+import { once } from 'node:events';
 
 const PIECE = 100;
 
